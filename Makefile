@@ -1,0 +1,61 @@
+# zbench — two commands on a fresh machine:
+#   make run    the default (quick) profile on the embedded engine
+#   make test   vet, race-enabled tests, and the libzmq interop suite when libzmq is installed
+
+GO      ?= go
+BIN     := bin/zbench
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X zbench/report.Version=$(VERSION)
+# The libzmq build tag needs cgo and Debian's libzmq3-dev (pkg-config finds it).
+HAVE_LIBZMQ := $(shell pkg-config --exists libzmq 2>/dev/null && echo yes)
+TAGS    := $(if $(HAVE_LIBZMQ),libzmq,)
+
+RUN_FLAGS ?=
+BENCH     ?= .
+COUNT     ?= 5
+
+.PHONY: all build run test test-go test-libzmq bench lint fuzz run-engines clean
+
+all: build
+
+build:
+	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
+
+## run: the quick profile of scenarios.yaml on the embedded engine; results in results/latest
+run: build
+	./$(BIN) run $(RUN_FLAGS)
+
+## test: what CI runs
+test: lint test-go test-libzmq
+
+test-go:
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+test-libzmq:
+ifeq ($(HAVE_LIBZMQ),yes)
+	$(GO) test -tags libzmq -race -count=1 -timeout 10m ./engine ./runner/...
+else
+	@echo "make test: libzmq not found (pkg-config libzmq): SKIPPING the libzmq interop tests."
+	@echo "           Install it with: apt-get install -y libzmq3-dev"
+endif
+
+## bench: engine benchmarks (embedded engine, libzmq through cgo when present, bare TCP), pinned
+bench:
+	taskset -c 0,1 $(GO) test -tags '$(TAGS)' -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./engine
+
+## lint: gofmt and go vet (both with and without the libzmq tag)
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+ifeq ($(HAVE_LIBZMQ),yes)
+	$(GO) vet -tags libzmq ./...
+endif
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	@for t in $$($(GO) test -list 'Fuzz.*' ./engine | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s ./engine || exit 1; done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"zbench/matrix"
+	"zbench/report"
+	"zbench/runner"
+	"zbench/runner/engines"
+)
+
+// runOptions holds what `zbench run` was asked to do, and what the command
+// resolved from it before running anything.
+type runOptions struct {
+	Scenarios string   // scenario file path
+	Profile   string   // "" = the file's default_profile
+	Runs      int      // 0 = the profile's runs
+	Filters   []string // --filter values, joined with "," into one filter
+	Out       string   // results root directory
+	CPUs      string   // --cpus list as given; "" = inherited mask
+	Engines   []string // --engine values; narrow the engine axis
+
+	scenario *matrix.Scenario // resolved, filtered, runs applied
+	cpus     runner.CPUList   // parsed CPUs; nil when not pinned
+	command  []string         // the command line, for the results
+
+	// executable, workerArgs and workerEnv override how workers are
+	// spawned (tests); zero values mean this binary's `worker` command.
+	executable string
+	workerArgs []string
+	workerEnv  []string
+
+	stdout, stderr io.Writer
+}
+
+func newRunCmd() *cobra.Command { return newRunCmdWith(runRun) }
+
+// newRunCmdWith builds the command around runF, so that tests can check
+// flag and scenario handling without running a benchmark.
+func newRunCmdWith(runF func(context.Context, *runOptions) error) *cobra.Command {
+	opts := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the matrix of a profile and write a results directory",
+		Long: `run reads the scenario file, resolves one profile, applies the filter and
+overrides, and measures every cell: --runs times each (interleaved: run 1 of
+every cell, then run 2, ...), every run in a fresh worker process that is
+measured from outside (peak RSS, CPU) and killed after the profile's timeout.
+
+Everything is validated before anything runs: a bad flag, filter or scenario
+file exits with status 2 and writes nothing. Results go to a new directory
+under --out (results.json, benchmark_result.txt, BENCHMARK_RESULTS.md), with
+--out/latest pointing at it; a summary table and the directory's path are
+printed on standard output, progress on standard error.
+
+Cells an engine cannot run (ws before its transport exists, libzmq in a
+binary built without the libzmq tag) are recorded as unsupported. The exit
+status is 1 if any run failed or timed out, or the run was interrupted
+(SIGINT, SIGTERM): the runs finished until then are still written.
+
+Pinning: --cpus 0 pins every worker to CPU 0 (sched_setaffinity); without it
+the workers inherit zbench's own mask, so "taskset -c 0 zbench run" pins them
+as well. The mask is recorded with every run.`,
+		Example: `  zbench run                                        # the default profile of ./scenarios.yaml
+  taskset -c 0 zbench run --profile full --runs 20  # the plan's pinned run
+  zbench run --cpus 0-1 --filter protocol=tcp,size=32,size=1024
+  zbench run --profile engines --engine zmq4 --out /tmp/results`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return badInput(err)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.resolve(cmd.Flags().Changed("runs")); err != nil {
+				return badInput(err)
+			}
+			opts.command = append([]string(nil), os.Args...)
+			opts.stdout, opts.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return runF(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Scenarios, "scenarios", matrix.DefaultFile, "scenario file")
+	fl.StringVar(&opts.Profile, "profile", "", "profile to run (default: the file's default_profile)")
+	fl.IntVar(&opts.Runs, "runs", 0, "runs of every cell, overriding the profile's (>= 1)")
+	fl.StringArrayVar(&opts.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
+	fl.StringVar(&opts.Out, "out", report.DefaultRoot, "directory the results directory is made in")
+	fl.StringVar(&opts.CPUs, "cpus", "", `pin the workers to these CPUs: "0", "0-1", "0,2" (default: the inherited mask)`)
+	fl.StringSliceVar(&opts.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
+	return cmd
+}
+
+// resolve validates every input and resolves the scenario, so that nothing
+// runs unless all of it is right. runsSet says whether --runs was given.
+func (o *runOptions) resolve(runsSet bool) error {
+	if runsSet && o.Runs < 1 {
+		return fmt.Errorf("--runs %d: allowed: an integer >= 1", o.Runs)
+	}
+	if strings.TrimSpace(o.Out) == "" {
+		return fmt.Errorf("--out is empty: allowed: a directory path")
+	}
+	filter, err := matrix.ParseFilter(joinFilters(o.Filters))
+	if err != nil {
+		return err
+	}
+	var engineFilter matrix.Filter
+	if len(o.Engines) > 0 {
+		terms := make([]string, len(o.Engines))
+		for i, e := range o.Engines {
+			terms[i] = matrix.AxisEngine + "=" + strings.TrimSpace(e)
+		}
+		if engineFilter, err = matrix.ParseFilter(strings.Join(terms, ",")); err != nil {
+			return fmt.Errorf("--engine: %w", err)
+		}
+	}
+	if o.CPUs != "" {
+		if o.cpus, err = runner.ParseCPUList(o.CPUs); err != nil {
+			return fmt.Errorf("--cpus: %w", err)
+		}
+		if err := runner.CheckCPUs(o.cpus); err != nil {
+			return fmt.Errorf("--cpus: %w", err)
+		}
+	}
+
+	file, err := matrix.Load(o.Scenarios)
+	if err != nil {
+		return err
+	}
+	sc, err := file.Resolve(o.Profile)
+	if err != nil {
+		return err
+	}
+	if sc, err = sc.Narrow(filter); err != nil {
+		return err
+	}
+	if !engineFilter.IsEmpty() {
+		userFilter := sc.Filter
+		if sc, err = sc.Narrow(engineFilter); err != nil {
+			return fmt.Errorf("--engine: %w", err)
+		}
+		sc.Filter = strings.Trim(userFilter+","+sc.Filter, ",")
+	}
+	if runsSet {
+		sc.Runs = o.Runs
+	}
+	o.scenario = sc
+	return nil
+}
+
+// runRun runs the resolved matrix, writes the results directory and prints
+// the summary.
+func runRun(ctx context.Context, o *runOptions) error {
+	sc := o.scenario
+	cells := sc.Cells()
+	inv := report.Invocation{
+		Start:        time.Now().UTC(),
+		Command:      o.command,
+		ScenarioFile: sc.File,
+		Profile:      sc.Profile,
+		Runs:         sc.Runs,
+		Filter:       append(append([]string{}, o.Filters...), engineTerms(o.Engines)...),
+		CPUs:         o.CPUs,
+	}
+	res, err := runner.Run(ctx, cells, runner.Options{
+		Runs:       sc.Runs,
+		Executable: o.executable,
+		WorkerArgs: o.workerArgs,
+		Env:        o.workerEnv,
+		Lookup:     engines.Lookup,
+		CPUs:       o.cpus,
+		Progress:   runner.NewProgress(o.stderr),
+	})
+	if err != nil {
+		return failed(err)
+	}
+	inv.End = time.Now().UTC()
+	inv.Affinity = res.Affinity
+	if res.Incomplete {
+		inv.MarkIncomplete("interrupted")
+	}
+	result := report.NewResult(inv, report.CollectEnv(), sc, cells, res.Samples)
+	dir, err := report.WriteDir(o.Out, result)
+	if err != nil {
+		if dir != "" {
+			return failed(fmt.Errorf("writing results to %s: %w", dir, err))
+		}
+		return failed(fmt.Errorf("writing results: %w", err))
+	}
+	if err := report.WriteSummary(o.stdout, result.Cells); err != nil {
+		return failed(err)
+	}
+	fmt.Fprintf(o.stdout, "\nresults: %s\n", dir)
+
+	switch {
+	case res.Incomplete:
+		return failed(fmt.Errorf("interrupted after %d of %d runs; the finished runs are in %s",
+			len(res.Samples), len(cells)*sc.Runs, dir))
+	case res.Failed > 0:
+		return failed(fmt.Errorf("%d of %d runs failed or timed out (see %s)", res.Failed, len(res.Samples), dir))
+	}
+	return nil
+}
+
+// engineTerms are the --engine values as filter terms, for the record.
+func engineTerms(names []string) []string {
+	var terms []string
+	for _, n := range names {
+		terms = append(terms, matrix.AxisEngine+"="+strings.TrimSpace(n))
+	}
+	return terms
+}

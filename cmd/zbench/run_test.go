@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"zbench/matrix"
+	"zbench/runner"
+)
+
+// asZbenchEnv makes the test binary behave as the zbench binary, so that
+// `zbench run` can spawn it as its worker.
+const asZbenchEnv = "ZBENCH_TEST_AS_ZBENCH"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asZbenchEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runScenario is a scenario small enough to run for real in a test.
+const runScenario = `default_profile: tiny
+defaults: {runs: 2, warmup_messages: 20, throughput_messages: 300, latency_round_trips: 30, timeout: 10s}
+profiles:
+  tiny:
+    engine: [zmq4, zbench, libzmq]
+    pattern: [pair, pub-sub]
+    protocol: [tcp, ipc]
+    size: [64]
+  hung:
+    engine: [zmq4]
+    protocol: [tcp]
+    size: [64]
+    runs: 1
+    timeout: 1ms
+  long:
+    engine: [zmq4]
+    protocol: [tcp]
+    size: [64]
+    runs: 500
+`
+
+// runWithTestWorkers runs `zbench run args...` in-process with this test
+// binary as the worker executable, under ctx.
+func runWithTestWorkers(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := newRunCmdWith(func(ctx context.Context, o *runOptions) error {
+		o.executable = os.Args[0]
+		o.workerArgs = []string{"worker"}
+		o.workerEnv = []string{asZbenchEnv + "=1"}
+		return runRun(ctx, o)
+	})
+	var stdout, stderr bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		stderr.WriteString("zbench: " + err.Error() + "\n")
+	}
+	return exitCode(err), stdout.String(), stderr.String()
+}
+
+// readResults reads results.json of the newest results directory under out.
+func readResults(t *testing.T, out string) (dir string, res struct {
+	Invocation struct {
+		Profile    string `json:"profile"`
+		Runs       int    `json:"runs"`
+		Incomplete bool   `json:"incomplete"`
+	} `json:"invocation"`
+	Samples []runner.Sample `json:"samples"`
+}) {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+	if err != nil {
+		t.Fatalf("no results directory: %v", err)
+	}
+	for _, f := range []string{"results.json", "benchmark_result.txt", "BENCHMARK_RESULTS.md"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	return dir, res
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	out := filepath.Join(t.TempDir(), "results")
+	code, stdout, stderr := runWithTestWorkers(t, context.Background(),
+		"--scenarios", scen, "--out", out, "--filter", "engine=zmq4,engine=libzmq", "--runs", "1")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	dir, res := readResults(t, out)
+	if res.Invocation.Profile != "tiny" || res.Invocation.Runs != 1 || res.Invocation.Incomplete {
+		t.Errorf("invocation %+v", res.Invocation)
+	}
+	if len(res.Samples) != 8 {
+		t.Fatalf("%d samples, want 8 (2 engines x 2 patterns x 2 protocols x 1 run)", len(res.Samples))
+	}
+	ok := 0
+	for _, s := range res.Samples {
+		switch {
+		case strings.Contains(s.Cell, "engine=libzmq"):
+			if s.Status != runner.StatusUnsupported || s.Error != "not built with libzmq" {
+				t.Errorf("%s: %s %q, want unsupported", s.Cell, s.Status, s.Error)
+			}
+		case s.Status == runner.StatusOK:
+			ok++
+			if s.Throughput.Messages == 0 || s.Latency.RoundTrips != 30 || s.Resources.PeakRSSBytes == 0 || s.HarnessOverheadNs <= 0 {
+				t.Errorf("%s: sample not filled: %+v", s.Cell, s)
+			}
+		default:
+			t.Errorf("%s: %s: %s\n%s", s.Cell, s.Status, s.Error, s.Stderr)
+		}
+	}
+	if ok != 4 {
+		t.Errorf("%d ok runs, want 4", ok)
+	}
+	if !strings.Contains(stdout, "results: "+filepath.Join(out, filepath.Base(dir))) || !strings.Contains(stdout, "msg/s") {
+		t.Errorf("stdout lacks the summary or the results path:\n%s", stdout)
+	}
+	if n := strings.Count(stderr, "\n"); n != 8 {
+		t.Errorf("stderr has %d progress lines, want 8:\n%s", n, stderr)
+	}
+}
+
+// The embedded engine over tcp and ipc, end to end through real workers.
+func TestRunEndToEndZbench(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	out := filepath.Join(t.TempDir(), "results")
+	code, stdout, stderr := runWithTestWorkers(t, context.Background(),
+		"--scenarios", scen, "--out", out, "--engine", "zbench", "--runs", "1")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	_, res := readResults(t, out)
+	if len(res.Samples) != 4 {
+		t.Fatalf("%d samples, want 4", len(res.Samples))
+	}
+	for _, s := range res.Samples {
+		if s.Status != runner.StatusOK || !s.Engine.Available || s.Engine.MsgsOut == 0 {
+			t.Errorf("%s: %s %s, telemetry %+v", s.Cell, s.Status, s.Error, s.Engine)
+		}
+	}
+}
+
+func TestRunFailedRunsExit1WithResults(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	out := filepath.Join(t.TempDir(), "results")
+	code, _, stderr := runWithTestWorkers(t, context.Background(), "--scenarios", scen, "--out", out, "--profile", "hung")
+	if code != exitFailed || !strings.Contains(stderr, "1 of 1 runs failed or timed out") {
+		t.Fatalf("exit %d, stderr %q; want 1 and the count of failed runs", code, stderr)
+	}
+	_, res := readResults(t, out)
+	if len(res.Samples) != 1 || res.Samples[0].Status != runner.StatusTimeout {
+		t.Errorf("samples %+v, want one timeout", res.Samples)
+	}
+}
+
+func TestRunInterruptedWritesFinishedRuns(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	out := filepath.Join(t.TempDir(), "results")
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	code, _, stderr := runWithTestWorkers(t, ctx, "--scenarios", scen, "--out", out, "--profile", "long")
+	if code != exitFailed || !strings.Contains(stderr, "interrupted after") {
+		t.Fatalf("exit %d, stderr %q; want 1 and interrupted", code, stderr)
+	}
+	_, res := readResults(t, out)
+	if !res.Invocation.Incomplete || len(res.Samples) == 0 || len(res.Samples) >= 500 {
+		t.Fatalf("incomplete %v with %d samples; want an incomplete set of finished runs",
+			res.Invocation.Incomplete, len(res.Samples))
+	}
+	for _, s := range res.Samples[:len(res.Samples)-1] {
+		if s.Status != runner.StatusOK {
+			t.Errorf("%s run %d: %s %s", s.Cell, s.Run, s.Status, s.Error)
+		}
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	badScen := writeFile(t, "bad.yaml", "profiles:\n  p:\n    protocol: [udp]\n    size: [32]\n")
+	for name, args := range map[string][]string{
+		"missing file":    {"--scenarios", filepath.Join(t.TempDir(), "none.yaml")},
+		"bad scenario":    {"--scenarios", badScen},
+		"unknown profile": {"--scenarios", scen, "--profile", "nope"},
+		"bad filter":      {"--scenarios", scen, "--filter", "colour=red"},
+		"empty filter":    {"--scenarios", scen, "--filter", "size=1"},
+		"zero runs":       {"--scenarios", scen, "--runs", "0"},
+		"unknown engine":  {"--scenarios", scen, "--engine", "nanomsg"},
+		"engine not in":   {"--scenarios", scen, "--profile", "hung", "--engine", "zbench"},
+		"bad cpus":        {"--scenarios", scen, "--cpus", "0-x"},
+		"absent cpu":      {"--scenarios", scen, "--cpus", "1023"},
+		"argument":        {"--scenarios", scen, "extra"},
+		"unknown flag":    {"--scenarios", scen, "--colour"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "results")
+			code, stdout, stderr := runCLI(t, append([]string{"run", "--out", out}, args...)...)
+			if code != exitBadInput || stdout != "" || stderr == "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 with a message", code, stdout, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("bad input wrote %s", out)
+			}
+		})
+	}
+}
+
+// Flags resolve into the scenario the run function receives, and nothing
+// runs when the run function is replaced.
+func TestRunResolvesFlags(t *testing.T) {
+	scen := writeFile(t, "s.yaml", runScenario)
+	var got *runOptions
+	cmd := newRunCmdWith(func(_ context.Context, o *runOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--scenarios", scen, "--runs", "7", "--filter", "protocol=ipc",
+		"--engine", "zmq4,zbench", "--cpus", "0", "--out", "x"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sc := got.scenario
+	if sc.Runs != 7 || sc.Profile != "tiny" || got.Out != "x" {
+		t.Errorf("scenario runs %d profile %s out %s", sc.Runs, sc.Profile, got.Out)
+	}
+	if sc.Filter != "protocol=ipc,engine=zmq4,engine=zbench" {
+		t.Errorf("recorded filter %q", sc.Filter)
+	}
+	cells := sc.Cells()
+	if len(cells) != 4 {
+		t.Fatalf("%d cells, want 4 (2 engines x 2 patterns, ipc)", len(cells))
+	}
+	for _, c := range cells {
+		if c.Protocol != matrix.ProtocolIPC || c.Engine == matrix.EngineLibzmq {
+			t.Errorf("cell %s passed the filters", c.ID())
+		}
+	}
+	if got.cpus.String() != "0" {
+		t.Errorf("cpus %v", got.cpus)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"zbench/report"
+)
+
+// versionOptions holds what `zbench version` needs.
+type versionOptions struct {
+	version string                             // report.Version
+	commit  func() (commit string, dirty bool) // report.DetectCommit; replaced in tests
+	stdout  io.Writer
+}
+
+func newVersionCmd() *cobra.Command { return newVersionCmdWith(runVersion) }
+
+// newVersionCmdWith builds the command around runF, for tests.
+func newVersionCmdWith(runF func(*versionOptions) error) *cobra.Command {
+	opts := &versionOptions{version: report.Version, commit: report.DetectCommit}
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print zbench's version, commit and Go version",
+		Long: `version prints the zbench version (set at build time with
+-ldflags "-X zbench/report.Version=..."; "dev" otherwise), the commit it was
+built from with "(dirty)" when the tree had uncommitted changes ("unknown"
+when neither the build info nor git can tell), and the Go version.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return badInput(err)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.stdout = cmd.OutOrStdout()
+			return runF(opts)
+		},
+	}
+}
+
+// runVersion prints three lines: version, commit, Go.
+func runVersion(opts *versionOptions) error {
+	commit, dirty := opts.commit()
+	if dirty {
+		commit += " (dirty)"
+	}
+	_, err := fmt.Fprintf(opts.stdout, "zbench %s\ncommit: %s\ngo: %s %s/%s\n",
+		opts.version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return failed(fmt.Errorf("version: %w", err))
+	}
+	return nil
+}

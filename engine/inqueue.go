@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// inFrame is one received frame. body is owned by whoever receives it.
+type inFrame struct {
+	body []byte
+	more bool
+}
+
+// inQueue holds a peer's received messages until Recv takes them. The
+// connection's reader appends whole messages only (a message whose frames
+// span reads waits in the reader until its last frame arrives), so Recv never
+// sees half a message.
+type inQueue struct {
+	mu     sync.Mutex
+	frames []inFrame
+	msgs   int
+	// ready is true while the pipe is on the socket's ready list or in its
+	// active set; the reader announces the pipe only when ready was false.
+	ready bool
+	// eof is set when no more frames will arrive on this pipe.
+	eof bool
+	// full is true while the reader waits for room; room wakes it.
+	full bool
+	room chan struct{}
+
+	// Telemetry, guarded by mu.
+	msgsIn, bytesIn, reads uint64
+}
+
+func newInQueue() inQueue { return inQueue{room: make(chan struct{}, 1)} }
+
+// readyList is the set of pipes that have received messages since Recv last
+// looked, in arrival order.
+type readyList struct {
+	mu    sync.Mutex
+	pipes []*pipe
+	n     atomic.Int32  // len(pipes), readable without the lock
+	wake  chan struct{} // capacity 1
+}
+
+func (r *readyList) add(p *pipe) {
+	r.mu.Lock()
+	r.pipes = append(r.pipes, p)
+	r.n.Store(int32(len(r.pipes)))
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeInto appends every ready pipe to dst and empties the list.
+func (r *readyList) takeInto(dst []*pipe) []*pipe {
+	r.mu.Lock()
+	dst = append(dst, r.pipes...)
+	clear(r.pipes)
+	r.pipes = r.pipes[:0]
+	r.n.Store(0)
+	r.mu.Unlock()
+	return dst
+}
+
+// pending reports whether pipes are waiting on the list, without locking
+// when it is plainly empty.
+func (r *readyList) pending() bool {
+	return r.n.Load() > 0
+}

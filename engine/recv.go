@@ -1,0 +1,290 @@
+package engine
+
+import "time"
+
+// RecvFrame returns the next frame and whether more frames of the same
+// message follow. The caller owns the returned slice. Messages from
+// different peers are fair-queued (round robin, one message at a time); the
+// frames of one message are never interleaved with another's. It waits up to
+// RecvTimeout (0 = as long as it takes).
+//
+// ROUTER: the first frame of every message is the sending peer's identity.
+// REQ/REP: the envelope is stripped (REQ) or kept for the reply (REP).
+func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	var deadline time.Time
+	if s.opts.RecvTimeout > 0 {
+		deadline = time.Now().Add(s.opts.RecvTimeout)
+	}
+	f, err := s.recvFrame(deadline)
+	return f.body, f.more, err
+}
+
+// RecvMsg returns the next whole message, one slice per frame. The caller
+// owns the returned slices.
+func (s *Socket) RecvMsg() ([][]byte, error) {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	var deadline time.Time
+	if s.opts.RecvTimeout > 0 {
+		deadline = time.Now().Add(s.opts.RecvTimeout)
+	}
+	var msg [][]byte
+	for {
+		f, err := s.recvFrame(deadline)
+		if err != nil {
+			return nil, err
+		}
+		msg = append(msg, f.body)
+		if !f.more {
+			return msg, nil
+		}
+	}
+}
+
+// recvFrame applies the socket type's receive rules. s.recvMu must be held.
+func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
+	if len(s.pendIn) > 0 {
+		f := s.pendIn[0]
+		s.pendIn[0] = inFrame{}
+		s.pendIn = s.pendIn[1:]
+		return f, nil
+	}
+	switch s.typ {
+	case PUB, PUSH:
+		return inFrame{}, ErrNotSupported
+	case ROUTER:
+		if s.curIn != nil {
+			f, _, err := s.rawFrame(deadline)
+			return f, err
+		}
+		f, p, err := s.rawFrame(deadline)
+		if err != nil {
+			return f, err
+		}
+		s.pendIn = append(s.pendIn[:0], f)
+		return inFrame{body: p.identity, more: true}, nil
+	case SUB:
+		for {
+			if s.curIn != nil {
+				f, _, err := s.rawFrame(deadline)
+				return f, err
+			}
+			f, _, err := s.rawFrame(deadline)
+			if err != nil {
+				return f, err
+			}
+			s.mu.Lock()
+			match := s.subs.match(f.body)
+			s.mu.Unlock()
+			if match {
+				return f, nil
+			}
+			s.skipMessage(f)
+		}
+	case REQ:
+		return s.recvReq(deadline)
+	case REP:
+		return s.recvRep(deadline)
+	default:
+		f, _, err := s.rawFrame(deadline)
+		return f, err
+	}
+}
+
+// skipMessage discards the rest of the message whose frame f was just taken.
+func (s *Socket) skipMessage(f inFrame) {
+	for f.more {
+		f, _, _ = s.rawFrame(time.Time{})
+	}
+}
+
+// recvReq returns the frames of the reply to the outstanding request,
+// dropping anything else (replies from other peers, messages without the
+// empty delimiter).
+func (s *Socket) recvReq(deadline time.Time) (inFrame, error) {
+	s.stateMu.Lock()
+	awaiting, inReply, want := s.awaiting, s.inReply, s.replyPipe
+	s.stateMu.Unlock()
+	if !awaiting {
+		return inFrame{}, ErrState
+	}
+	if inReply {
+		f, _, err := s.rawFrame(deadline)
+		if err == nil && !f.more {
+			s.finishReq()
+		}
+		return f, err
+	}
+	for {
+		f, p, err := s.rawFrame(deadline)
+		if err != nil {
+			return f, err
+		}
+		if p != want || len(f.body) != 0 || !f.more {
+			s.skipMessage(f)
+			continue
+		}
+		f, _, err = s.rawFrame(deadline)
+		if err != nil {
+			return f, err
+		}
+		if f.more {
+			s.stateMu.Lock()
+			s.inReply = true
+			s.stateMu.Unlock()
+		} else {
+			s.finishReq()
+		}
+		return f, nil
+	}
+}
+
+func (s *Socket) finishReq() {
+	s.stateMu.Lock()
+	s.awaiting, s.inReply, s.replyPipe = false, false, nil
+	s.stateMu.Unlock()
+}
+
+// recvRep takes a request: routing frames up to the empty delimiter are
+// kept as the envelope for the reply; the frames after it are returned.
+func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
+	s.stateMu.Lock()
+	due := s.awaiting
+	s.stateMu.Unlock()
+	if s.curIn != nil {
+		f, _, err := s.rawFrame(deadline)
+		if err == nil && !f.more {
+			s.stateMu.Lock()
+			s.awaiting = true
+			s.stateMu.Unlock()
+		}
+		return f, err
+	}
+	if due {
+		return inFrame{}, ErrState
+	}
+	for {
+		f, p, err := s.rawFrame(deadline)
+		if err != nil {
+			return f, err
+		}
+		env := s.envBuf[:0]
+		for f.more && len(f.body) > 0 {
+			env = append(env, f)
+			f, _, _ = s.rawFrame(deadline)
+		}
+		if len(f.body) != 0 || !f.more {
+			// No delimiter, or nothing after it: not a request.
+			s.skipMessage(f)
+			continue
+		}
+		env = append(env, f) // the delimiter
+		s.envBuf = env
+		body, _, _ := s.rawFrame(deadline)
+		s.stateMu.Lock()
+		s.envelope, s.replyPipe = env, p
+		if !body.more {
+			s.awaiting = true
+		}
+		s.stateMu.Unlock()
+		return body, nil
+	}
+}
+
+// rawFrame returns the next frame from the fair queue and the pipe it came
+// from. Within a message it keeps to the message's pipe (its frames are all
+// queued already). s.recvMu must be held.
+func (s *Socket) rawFrame(deadline time.Time) (inFrame, *pipe, error) {
+	if p := s.curIn; p != nil {
+		f := p.local[p.pos]
+		p.local[p.pos] = inFrame{}
+		p.pos++
+		if !f.more {
+			s.curIn = nil
+			s.rr++
+		}
+		return f, p, nil
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if len(s.active) == 0 || s.ready.pending() {
+			s.active = s.ready.takeInto(s.active)
+		}
+		if len(s.active) == 0 {
+			if s.isClosed() {
+				return inFrame{}, nil, ErrClosed
+			}
+			var expire <-chan time.Time
+			if !deadline.IsZero() {
+				d := time.Until(deadline)
+				if d <= 0 {
+					return inFrame{}, nil, ErrTimeout
+				}
+				if timer == nil {
+					timer = time.NewTimer(d)
+				}
+				expire = timer.C
+			}
+			select {
+			case <-s.ready.wake:
+			case <-s.closing:
+				return inFrame{}, nil, ErrClosed
+			case <-expire:
+				return inFrame{}, nil, ErrTimeout
+			}
+			continue
+		}
+		i := s.rr % len(s.active)
+		p := s.active[i]
+		if p.pos == len(p.local) && !s.refill(p) {
+			// Nothing left on this pipe: take it out of the rotation.
+			last := len(s.active) - 1
+			s.active[i] = s.active[last]
+			s.active[last] = nil
+			s.active = s.active[:last]
+			continue
+		}
+		f := p.local[p.pos]
+		p.local[p.pos] = inFrame{}
+		p.pos++
+		if f.more {
+			s.curIn = p
+		} else {
+			s.rr++
+		}
+		return f, p, nil
+	}
+}
+
+// refill moves the pipe's received messages to Recv's side in one step.
+// It returns false when there were none; the pipe then leaves the ready set
+// (and, once its connection is gone, the socket).
+func (s *Socket) refill(p *pipe) bool {
+	q := &p.in
+	q.mu.Lock()
+	if len(q.frames) == 0 {
+		q.ready = false
+		q.mu.Unlock()
+		return false
+	}
+	p.local, q.frames = q.frames, p.local[:0]
+	p.pos = 0
+	q.msgs = 0
+	wake := q.full
+	q.full = false
+	q.mu.Unlock()
+	if wake {
+		select {
+		case q.room <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}

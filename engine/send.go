@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"time"
+)
+
+// Send sends b as a one-frame message, or as the last frame of a message
+// begun with SendMore. It copies b (or writes it) before returning, so the
+// caller may reuse b at once. Send blocks only while every eligible peer is
+// at SndHWM (or, for PUSH, DEALER, PAIR and REQ, while there is no peer),
+// bounded by SendTimeout.
+func (s *Socket) Send(b []byte) error {
+	s.sendMu.Lock()
+	err := s.sendFrame(b, false)
+	s.sendMu.Unlock()
+	return err
+}
+
+// SendMore sends b as a frame with more frames of the same message to follow.
+func (s *Socket) SendMore(b []byte) error {
+	s.sendMu.Lock()
+	err := s.sendFrame(b, true)
+	s.sendMu.Unlock()
+	return err
+}
+
+// SendMsg sends a whole multipart message. For a ROUTER socket the first
+// frame is the peer's identity.
+func (s *Socket) SendMsg(frames ...[]byte) error {
+	if len(frames) == 0 {
+		return s.Send(nil)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for i, f := range frames {
+		if err := s.sendFrame(f, i < len(frames)-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendFrame routes one frame by socket type. s.sendMu must be held.
+func (s *Socket) sendFrame(b []byte, more bool) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	start := !s.inMsg
+	switch s.typ {
+	case SUB, PULL:
+		return ErrNotSupported
+	case PUB:
+		return s.sendPub(b, more, start)
+	case ROUTER:
+		return s.sendRouter(b, more, start)
+	case REQ:
+		if start {
+			s.stateMu.Lock()
+			busy := s.awaiting
+			s.stateMu.Unlock()
+			if busy {
+				return ErrState
+			}
+			p, err := s.pickPipe(nil, true) // the empty delimiter frame
+			if err != nil {
+				return err
+			}
+			s.cur = p
+			s.inMsg = true
+		}
+		p := s.cur
+		p.send(b, more, false)
+		if !more {
+			s.endMsg()
+			s.stateMu.Lock()
+			s.awaiting, s.inReply, s.replyPipe = true, false, p
+			s.stateMu.Unlock()
+		}
+		return nil
+	case REP:
+		if start {
+			s.stateMu.Lock()
+			due, p, env := s.awaiting, s.replyPipe, s.envelope
+			s.stateMu.Unlock()
+			if !due {
+				return ErrState
+			}
+			s.inMsg = true
+			s.dropMsg = !s.pipeUsable(p)
+			s.cur = p
+			if !s.dropMsg {
+				for _, f := range env {
+					p.send(f.body, true, false)
+				}
+			}
+		}
+		if !s.dropMsg {
+			s.cur.send(b, more, false)
+		}
+		if !more {
+			s.endMsg()
+			s.stateMu.Lock()
+			s.awaiting, s.replyPipe, s.envelope = false, nil, nil
+			s.stateMu.Unlock()
+		}
+		return nil
+	default: // PAIR, PUSH, DEALER: load-balance whole messages
+		if start {
+			p, err := s.pickPipe(b, more)
+			if err != nil || !more {
+				return err
+			}
+			s.cur = p
+			s.inMsg = true
+			return nil
+		}
+		s.cur.send(b, more, false)
+		if !more {
+			s.endMsg()
+		}
+		return nil
+	}
+}
+
+func (s *Socket) endMsg() {
+	s.inMsg, s.dropMsg, s.cur = false, false, nil
+	clear(s.pubDest)
+	s.pubDest = s.pubDest[:0]
+}
+
+func (s *Socket) isClosed() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// pipeUsable reports whether p is still attached to the socket.
+func (s *Socket) pipeUsable(p *pipe) bool {
+	if p == nil {
+		return false
+	}
+	s.mu.Lock()
+	ok := p.attached
+	s.mu.Unlock()
+	return ok
+}
+
+// pickPipe sends the first frame of a message on the next pipe with room,
+// in round-robin order, waiting (up to SendTimeout) while there is none. The
+// room check and the send share one lock. It returns the chosen pipe, which
+// takes the message's remaining frames.
+func (s *Socket) pickPipe(first []byte, more bool) (*pipe, error) {
+	var timer *time.Timer
+	registered := false
+	defer func() {
+		if registered {
+			s.roomWait.Add(-1)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		pipes := *s.outPipes.Load()
+		n := len(pipes)
+		for i := 0; i < n; i++ {
+			p := pipes[(s.lb+i)%n]
+			if p.send(first, more, true) {
+				s.lb = (s.lb + i + 1) % n
+				return p, nil
+			}
+		}
+		if !registered {
+			// Register as a waiter, then look once more, so that room made
+			// in between is not missed.
+			s.roomWait.Add(1)
+			registered = true
+			continue
+		}
+		var expire <-chan time.Time
+		if s.opts.SendTimeout > 0 {
+			if timer == nil {
+				timer = time.NewTimer(s.opts.SendTimeout)
+			}
+			expire = timer.C
+		}
+		select {
+		case <-s.room:
+		case <-s.closing:
+			return nil, ErrClosed
+		case <-expire:
+			return nil, ErrTimeout
+		}
+	}
+}
+
+// sendPub fans a message out to every peer subscribed to its first frame,
+// dropping it for peers at SndHWM. PUB never blocks.
+func (s *Socket) sendPub(b []byte, more, start bool) error {
+	if start {
+		for _, p := range *s.outPipes.Load() {
+			p.subsMu.Lock()
+			match := p.subs.match(b)
+			p.subsMu.Unlock()
+			if match && p.hasRoom() {
+				s.pubDest = append(s.pubDest, p)
+			}
+		}
+		s.inMsg = true
+	}
+	for _, p := range s.pubDest {
+		p.send(b, more, false)
+	}
+	if !more {
+		s.endMsg()
+	}
+	return nil
+}
+
+// sendRouter routes a message by its first frame, the peer's identity. A
+// message for an unknown peer, or a peer at SndHWM, is dropped.
+func (s *Socket) sendRouter(b []byte, more, start bool) error {
+	if start {
+		s.inMsg = true
+		s.mu.Lock()
+		p := s.routes[string(b)]
+		s.mu.Unlock()
+		s.cur = p
+		s.dropMsg = p == nil || !p.hasRoom()
+		if !more {
+			s.endMsg()
+		}
+		return nil
+	}
+	if !s.dropMsg {
+		s.cur.send(b, more, false)
+	}
+	if !more {
+		s.endMsg()
+	}
+	return nil
+}
+
+// Subscribe adds a subscription (SUB only): messages whose first frame
+// starts with prefix are delivered. An empty prefix matches everything.
+// Subscriptions count: subscribing twice needs two Unsubscribe calls.
+func (s *Socket) Subscribe(prefix []byte) error { return s.subscribe(prefix, true) }
+
+// Unsubscribe removes one subscription to prefix (SUB only).
+func (s *Socket) Unsubscribe(prefix []byte) error { return s.subscribe(prefix, false) }
+
+func (s *Socket) subscribe(prefix []byte, on bool) error {
+	if s.typ != SUB {
+		return ErrNotSupported
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if on {
+		s.subs.add(prefix)
+	} else if !s.subs.remove(prefix) {
+		return nil
+	}
+	for _, p := range s.pipes {
+		q := &p.out
+		q.mu.Lock()
+		if c := p.conn; c != nil {
+			p.appendRawLocked(c.encodeSubscription(prefix, on))
+			q.signalLocked()
+		}
+		q.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package matrix
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const smallFile = `default_profile: small
+defaults:
+  runs: 5
+  warmup_messages: 10
+  throughput_messages: 1000
+  latency_round_trips: 100
+  timeout: 30s
+profiles:
+  small:
+    description: "two transports"
+    protocol: [ipc, tcp]
+    size: [64, 32]
+    sockets: [1, 2]
+  timed:
+    protocol: [tcp]
+    size: &sizes [0, 256]
+    write_batching: [false, true]
+    throughput_duration: 1500ms
+    timeout: 5s
+  alias:
+    protocol: [ws]
+    size: *sizes
+`
+
+func parseSmall(t *testing.T) *File {
+	t.Helper()
+	f, err := Parse("small.yaml", []byte(smallFile))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
+}
+
+func resolve(t *testing.T, f *File, name string) *Scenario {
+	t.Helper()
+	s, err := f.Resolve(name)
+	if err != nil {
+		t.Fatalf("Resolve(%q): %v", name, err)
+	}
+	return s
+}
+
+func ids(cells []Cell) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = c.ID()
+	}
+	return out
+}
+
+func TestDefaultsApplied(t *testing.T) {
+	f := parseSmall(t)
+	s := resolve(t, f, "small")
+	want := DefaultAxisValues()
+	want.Protocol = []string{"ipc", "tcp"}
+	want.Size = []int{64, 32}
+	want.Sockets = []int{1, 2}
+	if !reflect.DeepEqual(s.Axes, want) {
+		t.Errorf("axes %+v, want defaults for the omitted ones: %+v", s.Axes, want)
+	}
+	wantW := Workload{WarmupMessages: 10, ThroughputMessages: 1000, LatencyRoundTrips: 100, Timeout: Duration(30 * time.Second)}
+	if s.Workload != wantW || s.Runs != 5 || s.Description != "two transports" {
+		t.Errorf("workload %+v runs %d desc %q, want %+v from defaults", s.Workload, s.Runs, s.Description, wantW)
+	}
+
+	// A profile's throughput_duration replaces the default throughput_messages.
+	timed := resolve(t, f, "timed")
+	wantW = Workload{WarmupMessages: 10, ThroughputDuration: Duration(1500 * time.Millisecond), LatencyRoundTrips: 100, Timeout: Duration(5 * time.Second)}
+	if timed.Workload != wantW || timed.Runs != 5 {
+		t.Errorf("timed workload %+v runs %d, want %+v", timed.Workload, timed.Runs, wantW)
+	}
+	if !slices.Equal(timed.Axes.WriteBatching, []bool{false, true}) {
+		t.Errorf("write_batching %v, want [false true]", timed.Axes.WriteBatching)
+	}
+	// An alias reads the anchored list.
+	if al := resolve(t, f, "alias"); !slices.Equal(al.Axes.Size, []int{0, 256}) {
+		t.Errorf("aliased sizes %v, want [0 256]", al.Axes.Size)
+	}
+}
+
+func TestCellsOrder(t *testing.T) {
+	s := resolve(t, parseSmall(t), "small")
+	// Axes order, engine outermost and sockets innermost; values in file order.
+	want := []string{
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=2",
+	}
+	cells := s.Cells()
+	if got := ids(cells); !slices.Equal(got, want) {
+		t.Errorf("cells\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, c := range cells {
+		if c.Workload != s.Workload {
+			t.Errorf("cell %s workload %+v, want the scenario's %+v", c.ID(), c.Workload, s.Workload)
+		}
+	}
+	if !slices.Equal(ids(s.Cells()), want) {
+		t.Error("a second expansion differs from the first")
+	}
+}
+
+func TestResolveProfiles(t *testing.T) {
+	f := parseSmall(t)
+	if s := resolve(t, f, ""); s.Profile != "small" {
+		t.Errorf("Resolve(\"\") = %q, want the default profile small", s.Profile)
+	}
+	_, err := f.Resolve("nope")
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrUnknownProfile) {
+		t.Fatalf("Resolve(nope) = %v, want ErrUnknownProfile", err)
+	}
+	if want := `small.yaml: unknown profile "nope"; allowed: small, timed, alias`; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+
+	nodef, err := Parse("n.yaml", []byte(strings.Replace(smallFile, "default_profile: small\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodef.Resolve(""); !errors.Is(err, ErrUnknownProfile) || !strings.Contains(err.Error(), "allowed: small, timed, alias") {
+		t.Errorf("Resolve(\"\") without default_profile = %v, want ErrUnknownProfile listing the profiles", err)
+	}
+
+	// Each Resolve returns its own copy.
+	a, b := resolve(t, f, "small"), resolve(t, f, "small")
+	a.Axes.Size[0] = 999
+	if b.Axes.Size[0] == 999 {
+		t.Error("scenarios from two Resolve calls share their axes")
+	}
+}
+
+func TestScenarioJSON(t *testing.T) {
+	s := resolve(t, parseSmall(t), "timed")
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"throughput_duration":"1.5s"`, `"timeout":"5s"`, `"out_batch_size":[8192]`, `"sha256":"` + s.SHA256 + `"`, `"file":"small.yaml"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("JSON %s lacks %s", data, want)
+		}
+	}
+	if strings.Contains(string(data), `"throughput_messages"`) {
+		t.Errorf("JSON %s has the unset throughput_messages", data)
+	}
+	var back Scenario
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, s) {
+		t.Errorf("round trip %+v, want %+v", back, *s)
+	}
+}

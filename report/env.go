@@ -1,0 +1,378 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/mem"
+	"golang.org/x/sys/unix"
+)
+
+// Version is zbench's version, set at build time with
+// -ldflags "-X zbench/report.Version=v1.2.3". Unset, it is "dev".
+var Version = "dev"
+
+// Unknown is what the environment stamp says when a value could not be
+// found out. It is said, never guessed.
+const Unknown = "unknown"
+
+// Commit sources, recorded in Env.CommitSource.
+const (
+	CommitFromBuildInfo = "buildinfo" // the binary's embedded VCS stamp
+	CommitFromGit       = "git"       // git in the zbench source tree the command ran from
+	CommitFromNowhere   = "none"      // neither: Commit is "unknown"
+)
+
+// Env is the environment stamp recorded with every result set: what machine,
+// kernel, toolchain and zbench build produced the figures.
+type Env struct {
+	Time         time.Time `json:"time"` // when the stamp was taken, UTC
+	Hostname     string    `json:"hostname"`
+	OS           string    `json:"os"`
+	Arch         string    `json:"arch"`
+	Kernel       string    `json:"kernel"` // uname sysname and release
+	CPUModel     string    `json:"cpu_model"`
+	LogicalCores int       `json:"logical_cores"` // of the machine
+	// Affinity is the CPU list this process may run on, e.g. "0-1,4".
+	Affinity string `json:"affinity"`
+	// Governor is the cpufreq scaling governor of the CPUs in Affinity
+	// (distinct values joined by ","), or "none" without cpufreq.
+	Governor      string `json:"governor"`
+	GoVersion     string `json:"go_version"`
+	GOMAXPROCS    int    `json:"gomaxprocs"`
+	MemTotalBytes uint64 `json:"mem_total_bytes"`
+	Version       string `json:"zbench_version"`
+	// Commit is the full commit hash of the zbench build, or "unknown".
+	Commit string `json:"commit"`
+	// Dirty reports uncommitted changes in the tree that was built or run.
+	Dirty        bool   `json:"dirty"`
+	CommitSource string `json:"commit_source"`
+}
+
+// ShortCommit is the commit abbreviated to 7 characters, or "unknown".
+func (e Env) ShortCommit() string { return ShortCommit(e.Commit) }
+
+// CommitLabel is the short commit followed by " (dirty)" when the tree had
+// uncommitted changes.
+func (e Env) CommitLabel() string {
+	if e.Dirty {
+		return e.ShortCommit() + " (dirty)"
+	}
+	return e.ShortCommit()
+}
+
+// ShortCommit abbreviates a commit hash to 7 characters; an empty or unknown
+// commit is "unknown".
+func ShortCommit(commit string) string {
+	switch {
+	case commit == "" || commit == Unknown:
+		return Unknown
+	case len(commit) > 7:
+		return commit[:7]
+	}
+	return commit
+}
+
+// probe holds every lookup CollectEnv makes, so tests can replace them.
+type probe struct {
+	now        func() time.Time
+	buildInfo  func() (*debug.BuildInfo, bool)
+	git        func(args ...string) (string, error) // runs git in the working directory
+	readFile   func(path string) ([]byte, error)
+	hostname   func() (string, error)
+	affinity   func() ([]int, error)
+	kernel     func() (string, error)
+	cpuModel   func() (string, error)
+	cores      func() (int, error)
+	memTotal   func() (uint64, error)
+	sysCPURoot string // /sys/devices/system/cpu
+}
+
+func systemProbe() probe {
+	return probe{
+		now:        time.Now,
+		buildInfo:  debug.ReadBuildInfo,
+		git:        runGit,
+		readFile:   os.ReadFile,
+		hostname:   os.Hostname,
+		affinity:   processAffinity,
+		kernel:     kernelRelease,
+		cpuModel:   cpuModel,
+		cores:      func() (int, error) { return cpu.Counts(true) },
+		memTotal:   memTotal,
+		sysCPURoot: "/sys/devices/system/cpu",
+	}
+}
+
+// CollectEnv takes the environment stamp of this process and machine. A value
+// that cannot be found out is "unknown" (or 0), never guessed.
+func CollectEnv() Env { return systemProbe().env() }
+
+// DetectCommit returns the commit zbench was built from and whether its tree
+// was dirty: from the binary's build info when it carries a VCS stamp, else
+// from git when run inside a zbench source tree, else "unknown".
+func DetectCommit() (commit string, dirty bool) {
+	c, d, _ := systemProbe().commit()
+	return c, d
+}
+
+func (p probe) env() Env {
+	e := Env{
+		Time:       p.now().UTC(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		GoVersion:  runtime.Version(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Version:    Version,
+	}
+	e.Hostname = orUnknown(p.hostname())
+	e.Kernel = orUnknown(p.kernel())
+	e.CPUModel = orUnknown(p.cpuModel())
+	if n, err := p.cores(); err == nil {
+		e.LogicalCores = n
+	}
+	if n, err := p.memTotal(); err == nil {
+		e.MemTotalBytes = n
+	}
+	cpus, err := p.affinity()
+	if err == nil && len(cpus) > 0 {
+		e.Affinity = FormatCPUList(cpus)
+	} else {
+		e.Affinity = Unknown
+	}
+	e.Governor = p.governor(cpus)
+	e.Commit, e.Dirty, e.CommitSource = p.commit()
+	return e
+}
+
+func orUnknown(s string, err error) string {
+	s = strings.TrimSpace(s)
+	if err != nil || s == "" {
+		return Unknown
+	}
+	return s
+}
+
+// commit implements DetectCommit.
+func (p probe) commit() (commit string, dirty bool, source string) {
+	if bi, ok := p.buildInfo(); ok && bi != nil {
+		var rev string
+		var modified bool
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			return rev, modified, CommitFromBuildInfo
+		}
+	}
+	if rev, dirty, ok := p.gitCommit(); ok {
+		return rev, dirty, CommitFromGit
+	}
+	return Unknown, false, CommitFromNowhere
+}
+
+// gitCommit asks git, but only inside a zbench source tree: a commit of some
+// other repository the command happens to run in would be a guess.
+func (p probe) gitCommit() (rev string, dirty bool, ok bool) {
+	top, err := p.git("rev-parse", "--show-toplevel")
+	if err != nil || top == "" {
+		return "", false, false
+	}
+	gomod, err := p.readFile(filepath.Join(top, "go.mod"))
+	if err != nil || modulePath(gomod) != "zbench" {
+		return "", false, false
+	}
+	rev, err = p.git("rev-parse", "HEAD")
+	if err != nil || !isHex(rev) {
+		return "", false, false
+	}
+	status, err := p.git("status", "--porcelain")
+	if err != nil {
+		return "", false, false
+	}
+	return rev, status != "", true
+}
+
+func isHex(s string) bool {
+	if len(s) < 7 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// modulePath returns the module path declared by a go.mod file.
+func modulePath(gomod []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
+}
+
+func runGit(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", args...).Output()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// governor reads the cpufreq scaling governor of each CPU in cpus (all CPUs
+// found under sysCPURoot when cpus is empty).
+func (p probe) governor(cpus []int) string {
+	var paths []string
+	if len(cpus) > 0 {
+		for _, c := range cpus {
+			paths = append(paths, filepath.Join(p.sysCPURoot, "cpu"+strconv.Itoa(c), "cpufreq", "scaling_governor"))
+		}
+	} else {
+		paths, _ = filepath.Glob(filepath.Join(p.sysCPURoot, "cpu[0-9]*", "cpufreq", "scaling_governor"))
+	}
+	var govs []string
+	for _, path := range paths {
+		b, err := p.readFile(path)
+		if err != nil {
+			continue
+		}
+		if g := strings.TrimSpace(string(b)); g != "" && !slices.Contains(govs, g) {
+			govs = append(govs, g)
+		}
+	}
+	if len(govs) == 0 {
+		return "none"
+	}
+	slices.Sort(govs)
+	return strings.Join(govs, ",")
+}
+
+// FormatCPUList formats CPU numbers as a Linux CPU list: sorted, duplicates
+// removed, runs of consecutive numbers as ranges ("0-1,4"). Empty input is "".
+func FormatCPUList(cpus []int) string {
+	cs := slices.Clone(cpus)
+	slices.Sort(cs)
+	cs = slices.Compact(cs)
+	var b strings.Builder
+	for i := 0; i < len(cs); {
+		j := i
+		for j+1 < len(cs) && cs[j+1] == cs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(cs[i]))
+		if j > i {
+			fmt.Fprintf(&b, "-%d", cs[j])
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// processAffinity lists the CPUs this process may run on.
+func processAffinity() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, err
+	}
+	var cpus []int
+	for i, left := 0, set.Count(); left > 0; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+			left--
+		}
+	}
+	return cpus, nil
+}
+
+func kernelRelease() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]), nil
+}
+
+func cpuModel() (string, error) {
+	infos, err := cpu.Info()
+	if err != nil {
+		return "", err
+	}
+	for _, in := range infos {
+		if in.ModelName != "" {
+			return in.ModelName, nil
+		}
+	}
+	return "", fmt.Errorf("report: no CPU model name")
+}
+
+func memTotal() (uint64, error) {
+	vm, err := mem.VirtualMemory()
+	if err != nil {
+		return 0, err
+	}
+	return vm.Total, nil
+}
+
+// WriteEnv writes the environment stamp for people: one "key: value" line
+// per field, values aligned.
+func WriteEnv(w io.Writer, e Env) error {
+	mem := Unknown
+	if e.MemTotalBytes > 0 {
+		mem = sig3(float64(e.MemTotalBytes)/(1<<30)) + " GiB"
+	}
+	rows := [][2]string{
+		{"time", e.Time.UTC().Format(time.RFC3339)},
+		{"hostname", e.Hostname},
+		{"os/arch", e.OS + "/" + e.Arch},
+		{"kernel", e.Kernel},
+		{"cpu", e.CPUModel},
+		{"logical cores", strconv.Itoa(e.LogicalCores)},
+		{"affinity", e.Affinity},
+		{"governor", e.Governor},
+		{"go", e.GoVersion},
+		{"gomaxprocs", strconv.Itoa(e.GOMAXPROCS)},
+		{"memory", mem},
+		{"zbench version", e.Version},
+		{"commit", e.Commit},
+		{"dirty", strconv.FormatBool(e.Dirty)},
+		{"commit source", e.CommitSource},
+	}
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r[0]))
+	}
+	bw := bufio.NewWriter(w)
+	for _, r := range rows {
+		fmt.Fprintf(bw, "%-*s %s\n", width+1, r[0]+":", r[1])
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,315 @@
+package report
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"zbench/matrix"
+)
+
+// tableColumns are the metric columns of the Markdown tables, in order.
+var tableColumns = []struct{ metric, header string }{
+	{MetricMsgsPerSec, "msg/s"},
+	{MetricMBPerSec, "MB/s"},
+	{MetricRTTP50, "RTT p50"},
+	{MetricRTTP99, "RTT p99"},
+	{MetricCPUPercent, "CPU %"},
+	{MetricRSSBytes, "RSS MiB"},
+	{MetricMsgsPerWrite, "msgs/write"},
+}
+
+// WriteMarkdown renders r as BENCHMARK_RESULTS.md: a header (date, commit,
+// version, profile, runs, option values, environment), a legend, one table
+// per protocol (per engine, pattern and protocol when the result has more
+// than one engine or pattern), notes (warnings, outliers), then the charts,
+// referenced by file name (they are written beside the Markdown file).
+func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
+	bw := bufio.NewWriter(w)
+	inv, e := r.Invocation, r.Env
+
+	bw.WriteString("# zbench results\n\n")
+	if inv.Incomplete || r.FailedRuns() > 0 {
+		why := strings.Join(inv.IncompleteReasons, "; ")
+		if why == "" {
+			why = fmt.Sprintf("%d runs failed", r.FailedRuns())
+		}
+		fmt.Fprintf(bw, "> **Incomplete results:** %s. Cells that are not ok are listed with their status.\n\n", mdEscape(why))
+	}
+
+	fmt.Fprintf(bw, "| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(bw, "| %s | %s |\n", k, mdEscape(v)) }
+	row("Date", formatTime(inv.Start))
+	if !inv.Start.IsZero() && !inv.End.IsZero() {
+		row("Duration", inv.End.Sub(inv.Start).Round(time.Second).String())
+	}
+	row("Commit", commitText(e))
+	row("zbench version", e.Version)
+	row("Profile", cmp.Or(inv.Profile, "default"))
+	row("Runs per cell", strconv.Itoa(inv.Runs))
+	if len(inv.Filter) > 0 {
+		row("Filter", strings.Join(inv.Filter, " "))
+	}
+	if inv.ScenarioFile != "" {
+		row("Scenario file", inv.ScenarioFile)
+	}
+	if len(inv.Command) > 0 {
+		row("Command", "`"+strings.Join(inv.Command, " ")+"`")
+	}
+
+	bw.WriteString("\n## Options\n\n")
+	bw.WriteString("| option | values |\n|---|---|\n")
+	for _, axis := range matrix.Axes {
+		row(axis, strings.Join(axisValues(r.Cells, axis), ", "))
+	}
+	for _, wl := range workloads(r.Cells) {
+		row("workload", wl)
+	}
+
+	bw.WriteString("\n## Environment\n\n| | |\n|---|---|\n")
+	row("CPU", e.CPUModel)
+	row("Logical cores", strconv.Itoa(e.LogicalCores))
+	row("CPU affinity", cmp.Or(inv.Affinity, e.Affinity))
+	if inv.CPUs != "" {
+		row("Pinned to (--cpus)", inv.CPUs)
+	}
+	if e.Governor != "" && e.Governor != "none" {
+		row("cpufreq governor", e.Governor)
+	}
+	row("Kernel", e.Kernel)
+	row("OS/arch", e.OS+"/"+e.Arch)
+	row("Go", e.GoVersion)
+	row("GOMAXPROCS", strconv.Itoa(e.GOMAXPROCS))
+	if e.MemTotalBytes > 0 {
+		row("Memory", sig3(float64(e.MemTotalBytes)/(1<<30))+" GiB")
+	}
+	row("Host", e.Hostname)
+
+	bw.WriteString(legend)
+
+	bw.WriteString("\n## Results\n")
+	multi := len(axisValues(r.Cells, matrix.AxisEngine)) > 1 || len(axisValues(r.Cells, matrix.AxisPattern)) > 1
+	for _, g := range tableGroups(r.Cells) {
+		if multi {
+			fmt.Fprintf(bw, "\n### %s · %s · %s\n\n", g.engine, g.pattern, g.protocol)
+		} else {
+			fmt.Fprintf(bw, "\n### %s\n\n", g.protocol)
+		}
+		bw.WriteString("| size | out_batch_size | write batching | sockets |")
+		for _, col := range tableColumns {
+			bw.WriteString(" " + col.header + " |")
+		}
+		bw.WriteString(" runs |\n|---:|---:|:---:|---:|")
+		for range tableColumns {
+			bw.WriteString("---:|")
+		}
+		bw.WriteString("---|\n")
+		for _, c := range g.cells {
+			fmt.Fprintf(bw, "| %s | %d | %s | %d |", FormatSize(c.Size), c.OutBatchSize, onOff(c.WriteBatching), c.Sockets)
+			for _, col := range tableColumns {
+				bw.WriteString(" " + cellFigure(c, col.metric, true) + " |")
+			}
+			bw.WriteString(" " + mdEscape(statusText(c)) + " |\n")
+		}
+	}
+
+	writeNotes(bw, r.Cells)
+
+	if len(charts) > 0 {
+		bw.WriteString("\n## Charts\n")
+		for _, ch := range charts {
+			fmt.Fprintf(bw, "\n![%s](%s)\n", mdEscape(ch.Title), ch.File)
+		}
+	}
+	return bw.Flush()
+}
+
+const legend = `
+## What the columns mean
+
+- **msg/s**: messages delivered per second over all socket pairs, timed from the first message received to
+  the last (warm-up excluded). **MB/s**: message body bytes (10^6) per second, from the same timing.
+- **RTT p50 / p99**: round-trip time (request and echo) percentiles from an HdrHistogram of every round trip of
+  every pair. One-way latency, in results.json, is the mean RTT / 2 (the figure libzmq's perf tools print).
+- **CPU %**: user+sys CPU time of the worker process over its wall time; 100 % is one core.
+- **RSS MiB**: peak resident set size of the worker process (one fresh process per run).
+- **msgs/write**: messages per write call of the sending sockets (engine telemetry; n/a for engines without it).
+- Each figure is the median over the ok runs; **±x%** is the coefficient of variation across runs. The 95 %
+  confidence interval of the median, min and max are in results.json. **n/a**: no run measured it.
+- **runs**: ok runs of runs made, or the cell's status and reason when it could not run.
+
+Compare with another result set: ` + "`zbench compare OLD NEW`" + `, or
+` + "`benchstat -ignore commit,dirty,zbench-version OLD/benchmark_result.txt NEW/benchmark_result.txt`" + `.
+`
+
+func writeNotes(bw *bufio.Writer, cells []CellResult) {
+	var lines []string
+	tooFew, outliers := 0, 0
+	for i := range cells {
+		c := &cells[i]
+		for _, w := range c.Warnings {
+			switch w.Code {
+			case WarnTooFewForCI:
+				tooFew++
+			case WarnAllRunsFailed, WarnNotRun:
+				// The table's runs column says so.
+			default:
+				lines = append(lines, fmt.Sprintf("- `%s`: %s", c.ID, mdEscape(w.Message)))
+			}
+		}
+		for _, m := range Metrics {
+			st, ok := c.Metrics[m.Name]
+			if !ok {
+				continue
+			}
+			for _, o := range st.Outliers {
+				outliers++
+				lines = append(lines, fmt.Sprintf("- `%s`: run %d is an outlier in %s: %s (median %s, %.1f MADs)",
+					c.ID, o.Run, m.Name, FormatMetric(m.Name, o.Value), FormatMetric(m.Name, st.Median), o.Score))
+			}
+		}
+	}
+	if tooFew > 0 {
+		lines = append([]string{fmt.Sprintf("- %d cell(s) have fewer than %d ok runs: no %.0f %% confidence interval of the median.",
+			tooFew, minRunsForCI(), Confidence*100)}, lines...)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	bw.WriteString("\n## Notes\n\n")
+	if outliers > 0 {
+		fmt.Fprintf(bw, "An outlier is a run whose value is more than %.1f scaled MADs (|x − median| / (1.4826 · MAD)) from its cell's median.\n\n", OutlierThreshold)
+	}
+	for _, l := range lines {
+		bw.WriteString(l + "\n")
+	}
+}
+
+func commitText(e Env) string {
+	s := e.Commit
+	if s == "" {
+		s = Unknown
+	}
+	if e.Dirty {
+		s += " (dirty)"
+	}
+	return s
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return Unknown
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// statusText is a cell's runs column: "5/5 ok", "3/5 ok; failed: …",
+// "unsupported: …".
+func statusText(c *CellResult) string {
+	switch c.Status {
+	case CellOK:
+		return fmt.Sprintf("%d/%d ok", c.Runs.OK, c.Runs.Total)
+	case CellPartial:
+		return fmt.Sprintf("%d/%d ok; %s", c.Runs.OK, c.Runs.Total, oneLine(c.Reason, 80, false))
+	case CellNotRun:
+		return "not run"
+	}
+	if c.Reason == "" || c.Reason == c.Status {
+		return c.Status
+	}
+	reason := c.Reason
+	if !strings.HasPrefix(reason, c.Status) {
+		reason = c.Status + " (" + reason + ")"
+	}
+	return oneLine(reason, 100, false)
+}
+
+func mdEscape(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+type tableGroup struct {
+	engine, pattern, protocol string
+	cells                     []*CellResult
+}
+
+// tableGroups groups cells by engine, pattern and protocol (in order of first
+// appearance) with rows sorted by size, out_batch_size (largest first), write
+// batching (on first) and sockets.
+func tableGroups(cells []CellResult) []tableGroup {
+	var groups []tableGroup
+	for i := range cells {
+		c := &cells[i]
+		k := slices.IndexFunc(groups, func(g tableGroup) bool {
+			return g.engine == c.Engine && g.pattern == c.Pattern && g.protocol == c.Protocol
+		})
+		if k < 0 {
+			k = len(groups)
+			groups = append(groups, tableGroup{engine: c.Engine, pattern: c.Pattern, protocol: c.Protocol})
+		}
+		groups[k].cells = append(groups[k].cells, c)
+	}
+	for _, g := range groups {
+		slices.SortStableFunc(g.cells, func(a, b *CellResult) int {
+			return cmp.Or(
+				cmp.Compare(a.Size, b.Size),
+				cmp.Compare(b.OutBatchSize, a.OutBatchSize),
+				cmp.Compare(boolRank(b.WriteBatching), boolRank(a.WriteBatching)),
+				cmp.Compare(a.Sockets, b.Sockets),
+			)
+		})
+	}
+	return groups
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// axisValues lists the distinct values of an axis over cells, in order of
+// first appearance.
+func axisValues(cells []CellResult, axis string) []string {
+	var vs []string
+	for _, c := range cells {
+		if v, ok := c.Cell.Value(axis); ok && !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// workloads describes the distinct workloads of cells.
+func workloads(cells []CellResult) []string {
+	var ws []matrix.Workload
+	for _, c := range cells {
+		if !slices.Contains(ws, c.Workload) {
+			ws = append(ws, c.Workload)
+		}
+	}
+	var out []string
+	for _, w := range ws {
+		tp := fmt.Sprintf("%d msgs", w.ThroughputMessages)
+		if w.ThroughputMessages == 0 {
+			tp = time.Duration(w.ThroughputDuration).String()
+		}
+		out = append(out, fmt.Sprintf("warm-up %d msgs, throughput %s, latency %d round trips (per socket pair); timeout %s",
+			w.WarmupMessages, tp, w.LatencyRoundTrips, time.Duration(w.Timeout)))
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+package engines_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"zbench/matrix"
+	"zbench/runner"
+	"zbench/runner/engines"
+)
+
+func cell(engine, pattern, protocol string, size, sockets int) matrix.Cell {
+	return matrix.Cell{
+		Engine: engine, Pattern: pattern, Protocol: protocol, Size: size,
+		OutBatchSize: 8192, WriteBatching: true, Sockets: sockets,
+		Workload: matrix.Workload{
+			WarmupMessages:     20,
+			ThroughputMessages: 500,
+			LatencyRoundTrips:  50,
+			Timeout:            matrix.Duration(20 * time.Second),
+		},
+	}
+}
+
+// runAll runs every pattern over each protocol on the named engine and
+// checks the counts every run must satisfy.
+func runAll(t *testing.T, name string, protocols []string, tweak func(*matrix.Cell)) []runner.Sample {
+	t.Helper()
+	eng, ok := engines.Lookup(name)
+	if !ok {
+		t.Fatalf("engine %s not registered", name)
+	}
+	var samples []runner.Sample
+	for _, protocol := range protocols {
+		for _, pattern := range matrix.Patterns {
+			t.Run(protocol+"/"+pattern, func(t *testing.T) {
+				c := cell(name, pattern, protocol, 100, 2)
+				if tweak != nil {
+					tweak(&c)
+				}
+				if ok, reason := eng.Supports(c); !ok {
+					if protocol == matrix.ProtocolWS {
+						t.Skipf("unsupported: %s", reason)
+					}
+					t.Fatalf("unsupported: %s", reason)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				s, err := runner.RunCell(ctx, eng, c, runner.CellOptions{IPCDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tp := s.Throughput
+				want := int64(c.Sockets * c.Workload.ThroughputMessages)
+				if c.Workload.ThroughputDuration > 0 {
+					want = tp.Sent // unknown in advance
+				} else if pattern == matrix.PatternReqRep {
+					want *= 2
+				}
+				want -= tp.Dropped
+				if tp.Messages != want || tp.Messages == 0 || tp.MsgsPerSec <= 0 {
+					t.Errorf("throughput %+v, want %d messages", tp, want)
+				}
+				if got := s.Latency.RoundTrips; got != int64(c.Sockets*c.Workload.LatencyRoundTrips) || s.Latency.RTTP50Ns <= 0 {
+					t.Errorf("latency %+v", s.Latency)
+				}
+				samples = append(samples, s)
+			})
+		}
+	}
+	return samples
+}
+
+func TestZmq4EveryPattern(t *testing.T) {
+	for _, s := range runAll(t, engines.Zmq4Name, []string{matrix.ProtocolTCP, matrix.ProtocolIPC}, nil) {
+		if s.Engine.Available {
+			t.Errorf("zmq4 reported telemetry: %+v", s.Engine)
+		}
+	}
+}
+
+func TestZbenchEveryPattern(t *testing.T) {
+	protocols := []string{matrix.ProtocolTCP, matrix.ProtocolIPC, matrix.ProtocolWS}
+	for _, s := range runAll(t, engines.ZbenchName, protocols, nil) {
+		e := s.Engine
+		if !e.Available || e.MsgsOut == 0 || e.Writes == 0 || e.MsgsIn != e.MsgsOut {
+			t.Errorf("telemetry %+v: want messages out = messages in > 0", e)
+		}
+	}
+}
+
+// With out_batch_size 1 every message is its own write: the telemetry must
+// say so.
+func TestZbenchUnbatchedTelemetry(t *testing.T) {
+	for _, s := range runAll(t, engines.ZbenchName, []string{matrix.ProtocolTCP}, func(c *matrix.Cell) {
+		c.OutBatchSize = 1
+		c.Sockets = 1
+	}) {
+		if e := s.Engine; e.MsgsPerWrite > 1 {
+			t.Errorf("%s: %v msgs per write with out_batch_size 1", s.Cell, e.MsgsPerWrite)
+		}
+	}
+}
+
+func TestSupports(t *testing.T) {
+	zmq4, _ := engines.Lookup(engines.Zmq4Name)
+	c := cell(engines.Zmq4Name, matrix.PatternPair, matrix.ProtocolTCP, 32, 1)
+	if ok, note := zmq4.Supports(c); !ok || !strings.Contains(note, "n/a") {
+		t.Errorf("zmq4 default batching: %v %q, want supported with an n/a note", ok, note)
+	}
+	c.OutBatchSize = 1
+	if ok, reason := zmq4.Supports(c); ok || reason == "" {
+		t.Errorf("zmq4 out_batch_size 1: %v %q, want unsupported", ok, reason)
+	}
+	c = cell(engines.Zmq4Name, matrix.PatternPair, matrix.ProtocolWS, 32, 1)
+	if ok, _ := zmq4.Supports(c); ok {
+		t.Error("zmq4 claims ws")
+	}
+
+	lz, ok := engines.Lookup(matrix.EngineLibzmq)
+	if !ok {
+		t.Fatal("libzmq has no registry entry")
+	}
+	if ok, reason := lz.Supports(cell(matrix.EngineLibzmq, matrix.PatternPair, matrix.ProtocolTCP, 32, 1)); ok || reason != "not built with libzmq" {
+		t.Errorf("libzmq without the tag: %v %q", ok, reason)
+	}
+
+	zb, _ := engines.Lookup(engines.ZbenchName)
+	for _, p := range []string{matrix.ProtocolTCP, matrix.ProtocolIPC} {
+		if ok, reason := zb.Supports(cell(engines.ZbenchName, matrix.PatternPair, p, 32, 1)); !ok {
+			t.Errorf("zbench %s: unsupported: %s", p, reason)
+		}
+	}
+	for _, name := range matrix.Engines {
+		if _, ok := engines.Lookup(name); !ok {
+			t.Errorf("engine %s of the matrix has no adapter", name)
+		}
+	}
+}
+
+// The zbench adapter's single-frame Send adds no allocation of its own: a
+// PUB with no subscriber drops the message inside the engine.
+func TestZbenchSendAllocs(t *testing.T) {
+	eng, _ := engines.Lookup(engines.ZbenchName)
+	s, err := eng.NewSocket(runner.KindPub, runner.SocketOptions{OutBatchSize: 8192, WriteBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msg := make([]byte, 64)
+	if n := testing.AllocsPerRun(1000, func() { _ = s.Send(msg) }); n != 0 {
+		t.Errorf("Send allocates %v times per message", n)
+	}
+}
+
+// A stream timed by duration rather than count, on the embedded engine.
+func TestZbenchThroughputDuration(t *testing.T) {
+	samples := runAll(t, engines.ZbenchName, []string{matrix.ProtocolTCP}, func(c *matrix.Cell) {
+		c.Workload.ThroughputMessages = 0
+		c.Workload.ThroughputDuration = matrix.Duration(20 * time.Millisecond)
+	})
+	for _, s := range samples {
+		tp := s.Throughput
+		if tp.Messages == 0 || tp.Seconds <= 0 || tp.Seconds > 2 {
+			t.Errorf("%s: throughput %+v, want a stream of about 20ms", s.Cell, tp)
+		}
+	}
+}
