@@ -16,7 +16,7 @@ import (
 // (one per context, the default); every Send and Recv is a cgo call.
 
 func BenchmarkLibzmqPushPull(b *testing.B) {
-	for _, tr := range []string{"tcp", "ipc"} {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/size=%d", tr, size), func(b *testing.B) {
 				benchLibzmqPushPull(b, tr, size)
@@ -31,8 +31,11 @@ func benchLibzmqSockets(b *testing.B, tr string, bindType, connType zmq.Type) (b
 		b.Fatal(err)
 	}
 	ep := "tcp://127.0.0.1:*"
-	if tr == "ipc" {
+	switch tr {
+	case "ipc":
 		ep = "ipc://" + b.TempDir() + "/libzmq.sock"
+	case "ws":
+		ep = "ws://127.0.0.1:*/zbench"
 	}
 	if err := bound.Bind(ep); err != nil {
 		b.Fatal(err)
@@ -99,7 +102,7 @@ func benchLibzmqPushPull(b *testing.B, tr string, size int) {
 }
 
 func BenchmarkLibzmqReqRep(b *testing.B) {
-	for _, tr := range []string{"tcp", "ipc"} {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
 		b.Run(fmt.Sprintf("%s/size=32", tr), func(b *testing.B) {
 			rep, req := benchLibzmqSockets(b, tr, zmq.REP, zmq.REQ)
 			stop := make(chan struct{})

@@ -29,6 +29,8 @@ func benchEndpoint(b *testing.B, transport string) string {
 		return "tcp://127.0.0.1:*"
 	case "ipc":
 		return "ipc://" + filepath.Join(b.TempDir(), "bench.sock")
+	case "ws":
+		return "ws://127.0.0.1:*/zbench"
 	}
 	b.Fatalf("unknown transport %q", transport)
 	return ""
@@ -37,7 +39,7 @@ func benchEndpoint(b *testing.B, transport string) string {
 // BenchmarkPushPull streams messages from a PUSH to a PULL socket. One op is
 // one message delivered; msgs/s is the same figure inverted.
 func BenchmarkPushPull(b *testing.B) {
-	for _, tr := range []string{"tcp", "ipc"} {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
 		for _, size := range benchSizes {
 			for _, batching := range []bool{true, false} {
 				name := fmt.Sprintf("%s/size=%d/batching=%s", tr, size, onOff(batching))
@@ -199,7 +201,7 @@ func rawHandshake(c net.Conn, socketType string) error {
 // BenchmarkReqRep measures REQ/REP round trips with one request in flight.
 // ns/op is the mean round trip; p50-ns and p99-ns are its percentiles.
 func BenchmarkReqRep(b *testing.B) {
-	for _, tr := range []string{"tcp", "ipc"} {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
 		b.Run(fmt.Sprintf("%s/size=32", tr), func(b *testing.B) {
 			o := DefaultOptions()
 			rep, err := NewSocket(REP, o)

@@ -226,6 +226,14 @@ type frameHeader struct {
 	flags   byte  // flagMore / flagCommand (flagLong already interpreted)
 	hdrLen  int   // octets before the body
 	bodyLen int64 // octets of body
+
+	// ZWS only. ctrl is the opcode of a WebSocket control frame (close,
+	// ping, pong; flags then holds flagCommand), 0 for a frame carrying a
+	// ZMTP frame. masked says the body must be unmasked with mask, the key
+	// aligned to the body's first octet.
+	ctrl   byte
+	masked bool
+	mask   [4]byte
 }
 
 // decodeFrameHeader parses the frame header at the start of b. ok is false

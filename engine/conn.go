@@ -51,6 +51,9 @@ func (c *conn) fail(err error) {
 	c.once.Do(func() {
 		c.err = err
 		close(c.dead)
+		if c.tc.Framing == transport.ZWS {
+			c.wsGoodbye(err)
+		}
 		c.tc.Close()
 	})
 }
@@ -248,10 +251,13 @@ func (c *conn) drain(taken []*seg) ([]*seg, error) {
 	}
 }
 
-// handshake runs the ZMTP 3.x greeting and NULL handshake. It returns the
-// peer's metadata and the read buffer with any bytes received after the
-// peer's READY (buf[r:w]).
+// handshake runs the ZMTP 3.x greeting and NULL handshake (on ZWS,
+// handshakeZWS). It returns the peer's metadata and the read buffer with any
+// bytes received after the peer's READY (buf[r:w]).
 func (c *conn) handshake() (md metadata, buf []byte, r, w int, err error) {
+	if c.tc.Framing == transport.ZWS {
+		return c.handshakeZWS()
+	}
 	s := c.p.s
 	_ = c.tc.SetDeadline(time.Now().Add(DefaultHandshakeIvl))
 	defer c.tc.SetDeadline(time.Time{})
@@ -301,6 +307,12 @@ func (c *conn) handshake() (md metadata, buf []byte, r, w int, err error) {
 				c.codec.finishBody(h, body)
 				r = end
 				md, err = c.readyFrom(body)
+				if err == nil && w > r {
+					// Traffic that came in with the handshake counts as
+					// read; the handshake itself does not (as on the
+					// sending side).
+					c.countRead(w - r)
+				}
 				return md, buf, r, w, err
 			}
 		}
@@ -345,7 +357,7 @@ func (c *conn) readyFrom(body []byte) (metadata, error) {
 	if !c.p.s.typ.compatible(string(st)) {
 		// Tell the peer why, then close.
 		reason := "invalid socket type"
-		frame := appendCommand(nil, errorCommand, []byte{byte(len(reason))}, []byte(reason))
+		frame := c.encodeCommand(errorCommand, append([]byte{byte(len(reason))}, reason...))
 		_ = c.tc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		_, _ = c.tc.Write(frame)
 		return nil, protocolErrorf("READY: a %s socket cannot talk to a %s peer", c.p.s.typ, st)
@@ -358,7 +370,6 @@ func (c *conn) readyFrom(body []byte) (metadata, error) {
 func (c *conn) readLoop(buf []byte, r, w int) error {
 	p := c.p
 	s := p.s
-	q := &p.in
 	codec := c.codec
 	maxMsg := s.opts.MaxMsgSize
 	isPub := s.typ == PUB
@@ -366,18 +377,22 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	var batch []inFrame   // complete messages decoded from this read
 	for {
 		// Pass 1: find the complete frames in buf[r:w] and their body bytes.
+		// A bad frame ends the connection, but only after the complete
+		// messages before it are delivered (perr).
 		need := 0
 		end := r
+		var perr error
 		for {
 			h, ok, err := codec.decodeHeader(buf[end:w])
+			if err == nil && ok {
+				err = checkFrameSize(h, maxMsg)
+			}
 			if err != nil {
-				return err
+				perr = err
+				break
 			}
 			if !ok {
 				break
-			}
-			if maxMsg >= 0 && h.bodyLen > maxMsg {
-				return &protocolError{msg: fmt.Sprintf("frame of %d octets exceeds MaxMsgSize %d", h.bodyLen, maxMsg), cause: ErrMsgTooLarge}
 			}
 			total := int64(h.hdrLen) + h.bodyLen
 			if total > int64(w-end) {
@@ -405,8 +420,11 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			r += h.hdrLen + int(h.bodyLen)
 			codec.finishBody(h, body)
 			if h.flags&flagCommand != 0 {
-				if err := c.command(body); err != nil {
-					return err
+				if err := c.control(h, body); err != nil {
+					// A command that ends the connection (a peer's
+					// close) still lets the messages before it through.
+					perr, end = err, r
+					break
 				}
 				continue
 			}
@@ -441,6 +459,9 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			r = 0
 			buf = fresh
 		}
+		if perr != nil {
+			return perr
+		}
 
 		// A frame too large for the buffer is read straight into its own
 		// body.
@@ -454,7 +475,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			r, w = 0, 0
 			codec.finishBody(h, body)
 			if h.flags&flagCommand != 0 {
-				if err := c.command(body); err != nil {
+				if err := c.control(h, body); err != nil {
 					return err
 				}
 			} else {
@@ -481,10 +502,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 		n, err := c.tc.Read(buf[w:])
 		w += n
 		if n > 0 {
-			q.mu.Lock()
-			q.reads++
-			q.bytesIn += uint64(n)
-			q.mu.Unlock()
+			c.countRead(n)
 		}
 		if err != nil && n == 0 {
 			return err
@@ -492,41 +510,58 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	}
 }
 
+// maxFrameBody bounds the size a peer may announce when MaxMsgSize is not
+// set: far beyond any real message, and small enough that sizes and offsets
+// never overflow.
+const maxFrameBody = 1 << 62
+
+// checkFrameSize refuses a frame larger than MaxMsgSize (maxMsg < 0: no
+// limit) before anything is allocated for it.
+func checkFrameSize(h frameHeader, maxMsg int64) error {
+	if maxMsg >= 0 && h.bodyLen > maxMsg {
+		return &protocolError{msg: fmt.Sprintf("frame of %d octets exceeds MaxMsgSize %d", h.bodyLen, maxMsg), cause: ErrMsgTooLarge}
+	}
+	if h.bodyLen > maxFrameBody {
+		return &protocolError{msg: fmt.Sprintf("frame size %d is beyond any message", h.bodyLen), cause: ErrMsgTooLarge}
+	}
+	return nil
+}
+
 // readLarge reads the body of a frame that does not fit the read buffer
 // into memory of its own. have holds the body bytes already buffered. The
-// size was checked against MaxMsgSize; without a limit, memory grows with
-// what actually arrives rather than with what the header claims.
+// size was checked against MaxMsgSize; without a limit, memory grows (by
+// doubling, from 1 MiB) with what actually arrives rather than with what the
+// header claims.
 func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, error) {
-	const step = 64 << 20
+	const initial = 1 << 20
 	size := h.bodyLen
-	first := size
-	if first > step {
-		first = step
-	}
-	body := make([]byte, len(have), first)
+	body := make([]byte, len(have), min(size, max(initial, int64(len(have)))))
 	copy(body, have)
 	for int64(len(body)) < size {
 		if len(body) == cap(body) {
-			grow := size - int64(len(body))
-			if grow > step {
-				grow = step
-			}
-			body = append(body, make([]byte, grow)...)[:len(body)]
+			grown := make([]byte, len(body), min(size, 2*int64(cap(body))))
+			copy(grown, body)
+			body = grown
 		}
 		n, err := c.tc.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]
 		if n > 0 {
-			q := &c.p.in
-			q.mu.Lock()
-			q.reads++
-			q.bytesIn += uint64(n)
-			q.mu.Unlock()
+			c.countRead(n)
 		}
 		if err != nil && int64(len(body)) < size {
 			return nil, err
 		}
 	}
 	return body, nil
+}
+
+// countRead adds one read of n bytes to the telemetry.
+func (c *conn) countRead(n int) {
+	q := &c.p.in
+	q.mu.Lock()
+	q.reads++
+	q.bytesIn += uint64(n)
+	q.mu.Unlock()
 }
 
 // deliver hands complete messages to Recv, waiting while the pipe holds

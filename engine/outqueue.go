@@ -146,7 +146,7 @@ func (q *outQueue) dropPartialLocked(codec frameCodec) int {
 		// to and including the message's last frame.
 		b := sg.buf
 		for len(b) > 0 && midMsg {
-			h, ok, err := codec.decodeHeader(b)
+			h, ok, err := codec.decodeOwn(b)
 			if !ok || err != nil {
 				b = nil
 				break

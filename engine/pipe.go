@@ -257,9 +257,16 @@ func (p *pipe) writeNowLocked(c *conn) {
 // copied into a seg for the writer. out.mu is held on entry and return.
 func (p *pipe) sendVectorLocked(c *conn, flags byte, body []byte) {
 	q := &p.out
-	q.writing = true
 	var hdrBuf [16]byte
-	hdr, _ := p.codec.appendHeader(hdrBuf[:0], flags, len(body))
+	hdr, ok := p.codec.appendHeader(hdrBuf[:0], flags, len(body))
+	if !ok {
+		// The body must be transformed on the way out (a masked WebSocket
+		// frame): encode it into a seg and write that at once instead.
+		p.enqueueLocked(flags, body, p.codec.frameSize(len(body)), true, false)
+		p.writeNowLocked(c)
+		return
+	}
+	q.writing = true
 	q.mu.Unlock()
 
 	start := monoNow()

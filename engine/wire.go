@@ -17,6 +17,10 @@ type frameCodec interface {
 	// decodeHeader parses the frame header at the start of b; ok is false
 	// while b holds only part of it.
 	decodeHeader(b []byte) (h frameHeader, ok bool, err error)
+	// decodeOwn parses the header of a frame this side encoded (the
+	// outgoing queue re-reads its own batches). It differs from
+	// decodeHeader where the two directions differ (WebSocket masking).
+	decodeOwn(b []byte) (h frameHeader, ok bool, err error)
 	// finishBody is called on every received body before it is used (the
 	// WebSocket codec unmasks in place).
 	finishBody(h frameHeader, body []byte)
@@ -33,4 +37,5 @@ func (zmtpCodec) appendHeader(dst []byte, flags byte, n int) ([]byte, bool) {
 	return appendFrameHeader(dst, flags, n), true
 }
 func (zmtpCodec) decodeHeader(b []byte) (frameHeader, bool, error) { return decodeFrameHeader(b) }
+func (zmtpCodec) decodeOwn(b []byte) (frameHeader, bool, error)    { return decodeFrameHeader(b) }
 func (zmtpCodec) finishBody(frameHeader, []byte)                   {}

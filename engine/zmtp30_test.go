@@ -28,7 +28,7 @@ import (
 const interopTimeout = 5 * time.Second
 
 // interopTransports are the transports every interop case runs over.
-var interopTransports = []string{"tcp", "ipc"}
+var interopTransports = []string{"tcp", "ipc", "ws"}
 
 // interopCase is one interop scenario, run once per transport and per
 // WriteBatching setting.
@@ -96,11 +96,38 @@ func (env *interopEnv) opts() Options {
 
 // bindEndpoint returns a fresh endpoint to bind (engine or libzmq).
 func (env *interopEnv) bindEndpoint() string {
-	if env.transport == "ipc" {
+	switch env.transport {
+	case "ipc":
 		env.n++
 		return "ipc://" + filepath.Join(env.dir, fmt.Sprint(env.n))
+	case "ws":
+		return "ws://127.0.0.1:*/zbench"
 	}
 	return "tcp://127.0.0.1:*"
+}
+
+// interopWSSizes are the PUSH/PULL message sizes over ws: empty, both sides
+// of the WebSocket payload length boundaries (7-bit up to 125 octets, 16-bit
+// up to 65535, then 64-bit; the payload is the flag octet plus the body),
+// the default batch size, and larger than the default read buffer.
+var interopWSSizes = []int{0, 124, 125, 126, 8192, 65534, 65535, 65536, 70000}
+
+// pushPullSizes are the message sizes the PUSH/PULL cases stream over the
+// cell's transport.
+func (env *interopEnv) pushPullSizes() []int {
+	if env.transport == "ws" {
+		return interopWSSizes
+	}
+	return interopSizes
+}
+
+// skipRaw skips a case that plays a raw ZMTP peer on a byte stream, which
+// does not apply to ws (zws_test.go has raw ZWS peers of its own).
+func (env *interopEnv) skipRaw(t *testing.T) {
+	t.Helper()
+	if env.transport == "ws" {
+		t.Skip("a raw ZMTP peer speaks tcp and ipc only")
+	}
 }
 
 // engineSocket makes an engine socket with the cell's options (changed by
@@ -134,6 +161,7 @@ func (env *interopEnv) engineBind(t *testing.T, s *Socket) string {
 // transport and returns the listener and the endpoint to give the engine.
 func (env *interopEnv) rawListen(t *testing.T) (net.Listener, string) {
 	t.Helper()
+	env.skipRaw(t)
 	var l net.Listener
 	var err error
 	var ep string
@@ -573,6 +601,7 @@ func TestInteropZMTP30(t *testing.T) {
 // the engine PUB must send it the matching messages only, and none after
 // the raw peer cancels with a message.
 func zmtp30RawSubToEnginePub(t *testing.T, env *interopEnv) {
+	env.skipRaw(t)
 	pub := env.engineSocket(t, PUB, func(o *Options) { o.SndHWM = 0 })
 	raw := rawDial(t, env.engineBind(t, pub))
 	if err := raw.handshake(0, "SUB", "PUB"); err != nil {
@@ -732,6 +761,7 @@ func TestInteropPing(t *testing.T) {
 // rawPingPong: PINGs with different TTLs and contexts each get a PONG
 // carrying the same context, and the connection keeps working.
 func rawPingPong(t *testing.T, env *interopEnv) {
+	env.skipRaw(t)
 	dealer := env.engineSocket(t, DEALER, nil)
 	raw := rawDial(t, env.engineBind(t, dealer))
 	if err := raw.handshake(1, "DEALER", "DEALER"); err != nil {
@@ -778,6 +808,7 @@ func rawPingPong(t *testing.T, env *interopEnv) {
 // peer keeps pinging. Every PING gets its PONG, in order, and no PONG lands
 // between the frames of a message.
 func rawPingDuringMultipart(t *testing.T, env *interopEnv) {
+	env.skipRaw(t)
 	push := env.engineSocket(t, PUSH, nil)
 	raw := rawDial(t, env.engineBind(t, push))
 	if err := raw.handshake(1, "PULL", "PUSH"); err != nil {

@@ -2,7 +2,6 @@ package engines
 
 import (
 	"fmt"
-	"sync"
 
 	"zbench/engine"
 	"zbench/matrix"
@@ -25,39 +24,12 @@ type Zbench struct{}
 func (Zbench) Name() string { return ZbenchName }
 
 // Supports implements runner.Engine: any cell whose options the engine
-// accepts, over tcp, ipc, and ws when this build's engine can listen on it.
+// accepts, over tcp, ipc and ws.
 func (Zbench) Supports(c matrix.Cell) (bool, string) {
 	if err := zbenchOptions(runner.SocketOptionsFor(c)).Validate(); err != nil {
 		return false, err.Error()
 	}
-	if c.Protocol == matrix.ProtocolWS {
-		if err := wsAvailable(); err != nil {
-			return false, "ws transport not available: " + err.Error()
-		}
-	}
 	return true, ""
-}
-
-var (
-	wsOnce  sync.Once
-	wsProbe error
-)
-
-// wsAvailable finds out once per process whether the engine can listen on a
-// ws endpoint, by binding one on the loopback interface and closing it.
-func wsAvailable() error {
-	wsOnce.Do(func() {
-		o := engine.DefaultOptions()
-		o.Linger = 0
-		s, err := engine.NewSocket(engine.PAIR, o)
-		if err != nil {
-			wsProbe = err
-			return
-		}
-		defer s.Close()
-		wsProbe = s.Bind("ws://127.0.0.1:*/zbench-probe")
-	})
-	return wsProbe
 }
 
 func zbenchOptions(o runner.SocketOptions) engine.Options {
