@@ -46,6 +46,8 @@ tripped; 2 bad input (flags, arguments, scenario file) and nothing was run.`,
 		newWorkerCmd(),
 		newEnvCmd(),
 		newVersionCmd(),
+		newCompareCmd(),
+		newAbCmd(),
 	)
 	return root
 }
