@@ -14,7 +14,7 @@ RUN_FLAGS ?=
 BENCH     ?= .
 COUNT     ?= 5
 
-.PHONY: all build run test test-go test-libzmq bench lint fuzz run-engines clean
+.PHONY: all build run test test-go test-libzmq bench lint fuzz run-engines libzmq-reference clean
 
 all: build
 
@@ -25,6 +25,18 @@ build:
 run: build
 	./$(BIN) run $(RUN_FLAGS)
 
+## run-engines: the engines profile (zbench, libzmq, zmq4 and the mixed pairs zbench>libzmq,
+## libzmq>zbench) in a binary built with libzmq, pinned; needs libzmq3-dev
+PIN ?= taskset -c 0,1
+run-engines:
+	$(GO) build -tags libzmq -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
+	$(PIN) ./$(BIN) run --profile engines $(RUN_FLAGS)
+
+## libzmq-reference: two plain libzmq processes (tools/libzmq-thr, PUSH -> PULL), 32 B and 1 KiB
+## over tcp, msg/s per run and the median: what the libzmq engine's msg/s is checked against
+libzmq-reference:
+	CPUS="$${CPUS-0,1}" tools/libzmq-thr/run.sh
+
 ## test: what CI runs
 test: lint test-go test-libzmq
 
@@ -33,7 +45,8 @@ test-go:
 
 test-libzmq:
 ifeq ($(HAVE_LIBZMQ),yes)
-	$(GO) test -tags libzmq -race -count=1 -timeout 10m ./engine ./runner/...
+	$(GO) test -tags libzmq -race -count=1 -timeout 10m -run 'Libzmq|Interop' ./engine
+	$(GO) test -tags libzmq -race -count=1 -timeout 10m ./runner/...
 else
 	@echo "make test: libzmq not found (pkg-config libzmq): SKIPPING the libzmq interop tests."
 	@echo "           Install it with: apt-get install -y libzmq3-dev"
@@ -42,6 +55,18 @@ endif
 ## bench: engine benchmarks (embedded engine, libzmq through cgo when present, bare TCP), pinned
 bench:
 	taskset -c 0,1 $(GO) test -tags '$(TAGS)' -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./engine
+
+## bench-compare: BASE (a git revision, built in a temporary worktree) against HEAD=rev (likewise) or,
+##   without HEAD, the working tree as it is; runs interleaved; result sets and compare.md under results/
+##   e.g. make bench-compare BASE=main AB_FLAGS='--runs 10 --cpus 0 --fail-on msgs_per_sec:-5%'
+BASE     ?=
+HEAD     ?=
+AB_FLAGS ?= --runs 6
+.PHONY: bench-compare
+bench-compare:
+	@test -n '$(BASE)' || { echo "usage: make bench-compare BASE=<git revision> [HEAD=<revision>] [AB_FLAGS='--runs 6 ...']"; exit 2; }
+	@$(MAKE) --no-print-directory build
+	./$(BIN) ab --base '$(BASE)' $(if $(HEAD),--head '$(HEAD)') --tags '$(TAGS)' $(AB_FLAGS)
 
 ## lint: gofmt and go vet (both with and without the libzmq tag)
 lint:

@@ -27,7 +27,7 @@ var Axes = []string{AxisEngine, AxisPattern, AxisProtocol, AxisSize, AxisOutBatc
 // serialised as JSON to the worker process, so every field is exported and
 // tagged.
 type Cell struct {
-	Engine        string `json:"engine"`         // zbench (embedded), libzmq, zmq4
+	Engine        string `json:"engine"`         // zbench (embedded), libzmq, zmq4, or a mixed pair such as zbench>libzmq
 	Pattern       string `json:"pattern"`        // pair, push-pull, req-rep, dealer-router, pub-sub
 	Protocol      string `json:"protocol"`       // tcp, ipc, ws
 	Size          int    `json:"size"`           // message body in bytes, >= 0

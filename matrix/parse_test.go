@@ -291,8 +291,8 @@ func TestRealScenarios(t *testing.T) {
 		if !slices.Contains([]int{32, 1024, 16384}, c.Size) || c.Protocol == ProtocolWS || c.Engine != EngineZbench {
 			t.Errorf("quick cell %s outside the promised sizes, protocols or engine", c.ID())
 		}
-		if c.Workload.ThroughputMessages >= full.Workload.ThroughputMessages {
-			t.Errorf("quick cell %s streams %d messages, want fewer than full's %d", c.ID(), c.Workload.ThroughputMessages, full.Workload.ThroughputMessages)
+		if c.Workload.ThroughputDuration == 0 || c.Workload.ThroughputDuration > full.Workload.ThroughputDuration {
+			t.Errorf("quick cell %s streams for %v, want a duration no longer than full's %v", c.ID(), c.Workload.ThroughputDuration, full.Workload.ThroughputDuration)
 		}
 	}
 
@@ -300,8 +300,11 @@ func TestRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(engines.Axes.Engine, Engines) || len(engines.Cells()) != 18 {
-		t.Errorf("engines profile: engines %v, %d cells; want %v and 18", engines.Axes.Engine, len(engines.Cells()), Engines)
+	if !slices.Equal(engines.Axes.Engine, Engines) || len(engines.Cells()) != 45 {
+		t.Errorf("engines profile: engines %v, %d cells; want %v and 45", engines.Axes.Engine, len(engines.Cells()), Engines)
+	}
+	if !slices.Equal(engines.Axes.Protocol, Protocols) || !slices.Equal(engines.Axes.Size, quick.Axes.Size) {
+		t.Errorf("engines profile: protocols %v, sizes %v; want every protocol and quick's sizes %v", engines.Axes.Protocol, engines.Axes.Size, quick.Axes.Size)
 	}
 	if !slices.Equal(engines.Axes.OutBatchSize, []int{8192}) || !slices.Equal(engines.Axes.Sockets, []int{1}) {
 		t.Errorf("engines profile axes %+v, want out_batch_size [8192] and sockets [1]", engines.Axes)

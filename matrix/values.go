@@ -17,12 +17,32 @@ const (
 	EngineZbench = "zbench" // the embedded engine of this module
 	EngineLibzmq = "libzmq" // libzmq through cgo (needs the libzmq build tag)
 	EngineZmq4   = "zmq4"   // the pure Go go-zeromq/zmq4 engine
+
+	// Mixed pairs, "SENDER>RECEIVER": in every socket pair the sending side
+	// (stream sender, client of round trips) runs on SENDER and the receiving
+	// side (stream receiver, echo) on RECEIVER — interoperability measured.
+	EngineZbenchToLibzmq = EngineZbench + MixedSep + EngineLibzmq // zbench sends, libzmq receives and echoes
+	EngineLibzmqToZbench = EngineLibzmq + MixedSep + EngineZbench // libzmq sends, zbench receives and echoes
 )
+
+// MixedSep joins the sending and the receiving engine of a mixed pair's name.
+const MixedSep = ">"
 
 // Engines lists every engine a scenario may name, in the order help texts
 // show them. It is the one list of engines; adapters for new engines add
 // their name here.
-var Engines = []string{EngineZbench, EngineLibzmq, EngineZmq4}
+var Engines = []string{EngineZbench, EngineLibzmq, EngineZmq4, EngineZbenchToLibzmq, EngineLibzmqToZbench}
+
+// SplitEngine splits a mixed pair's engine name ("zbench>libzmq") into the
+// sending and the receiving engine; mixed is false for a single engine's
+// name, which is returned as both.
+func SplitEngine(name string) (sender, receiver string, mixed bool) {
+	s, r, mixed := strings.Cut(name, MixedSep)
+	if !mixed {
+		return name, name, false
+	}
+	return s, r, true
+}
 
 // Pattern names: the values of the pattern axis. A pattern names the pair of
 // socket types a cell connects (pair: PAIR-PAIR, req-rep: REQ-REP, ...).

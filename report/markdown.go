@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"zbench/matrix"
+	"zbench/runner"
 )
 
 // tableColumns are the metric columns of the Markdown tables, in order.
@@ -93,6 +94,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 	bw.WriteString(legend)
 
 	bw.WriteString("\n## Results\n")
+	na := notApplicable(r)
 	multi := len(axisValues(r.Cells, matrix.AxisEngine)) > 1 || len(axisValues(r.Cells, matrix.AxisPattern)) > 1
 	for _, g := range tableGroups(r.Cells) {
 		if multi {
@@ -110,7 +112,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 		}
 		bw.WriteString("---|\n")
 		for _, c := range g.cells {
-			fmt.Fprintf(bw, "| %s | %d | %s | %d |", FormatSize(c.Size), c.OutBatchSize, onOff(c.WriteBatching), c.Sockets)
+			bw.WriteString(keyColumns(c, na[c.ID]))
 			for _, col := range tableColumns {
 				bw.WriteString(" " + cellFigure(c, col.metric, true) + " |")
 			}
@@ -118,7 +120,11 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 		}
 	}
 
-	writeNotes(bw, r.Cells)
+	if len(axisValues(r.Cells, matrix.AxisEngine)) > 1 {
+		writeEngineComparison(bw, r.Cells, na)
+	}
+
+	writeNotes(bw, r.Cells, r.Samples)
 
 	if len(charts) > 0 {
 		bw.WriteString("\n## Charts\n")
@@ -140,15 +146,16 @@ const legend = `
 - **RSS MiB**: peak resident set size of the worker process (one fresh process per run).
 - **msgs/write**: messages per write call of the sending sockets (engine telemetry; n/a for engines without it).
 - Each figure is the median over the ok runs; **±x%** is the coefficient of variation across runs. The 95 %
-  confidence interval of the median, min and max are in results.json. **n/a**: no run measured it.
+  confidence interval of the median, min and max are in results.json. **n/a**: no run measured it; under
+  out_batch_size or write batching, the engine cannot set that option (the Notes say why).
 - **runs**: ok runs of runs made, or the cell's status and reason when it could not run.
 
 Compare with another result set: ` + "`zbench compare OLD NEW`" + `, or
 ` + "`benchstat -ignore commit,dirty,zbench-version OLD/benchmark_result.txt NEW/benchmark_result.txt`" + `.
 `
 
-func writeNotes(bw *bufio.Writer, cells []CellResult) {
-	var lines []string
+func writeNotes(bw *bufio.Writer, cells []CellResult, samples []runner.Sample) {
+	lines := engineNotes(cells, samples)
 	tooFew, outliers := 0, 0
 	for i := range cells {
 		c := &cells[i]
@@ -312,4 +319,178 @@ func workloads(cells []CellResult) []string {
 			w.WarmupMessages, tp, w.LatencyRoundTrips, time.Duration(w.Timeout)))
 	}
 	return out
+}
+
+// keyColumns renders a row's size, out_batch_size, write batching and
+// sockets cells ("| 32 B | 8192 | on | 1 |"), with "n/a" for the axes the
+// engine could not set.
+func keyColumns(c *CellResult, na []string) string {
+	obs, wb, sockets := strconv.Itoa(c.OutBatchSize), onOff(c.WriteBatching), strconv.Itoa(c.Sockets)
+	if slices.Contains(na, matrix.AxisOutBatchSize) {
+		obs = "n/a"
+	}
+	if slices.Contains(na, matrix.AxisWriteBatching) {
+		wb = "n/a"
+	}
+	if slices.Contains(na, matrix.AxisSockets) {
+		sockets = "n/a"
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s |", FormatSize(c.Size), obs, wb, sockets)
+}
+
+// notApplicable maps cell IDs to the axes their runs' notes mark as not
+// applicable (runner.Sample.NotApplicable).
+func notApplicable(r *Result) map[string][]string {
+	na := map[string][]string{}
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		for _, a := range s.NotApplicable() {
+			if !slices.Contains(na[s.Cell], a) {
+				na[s.Cell] = append(na[s.Cell], a)
+			}
+		}
+	}
+	return na
+}
+
+// engineNotes lists the distinct notes the runs of each engine carry, as
+// Notes lines: "- `zmq4`: n/a: out_batch_size, …: why".
+func engineNotes(cells []CellResult, samples []runner.Sample) []string {
+	engineOf := make(map[string]string, len(cells))
+	for _, c := range cells {
+		engineOf[c.ID] = c.Engine
+	}
+	var lines []string
+	for _, s := range samples {
+		eng, ok := engineOf[s.Cell]
+		if !ok {
+			continue
+		}
+		for _, n := range s.Notes {
+			l := fmt.Sprintf("- `%s`: %s", eng, mdEscape(n))
+			if !slices.Contains(lines, l) {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
+}
+
+// comparisonColumns are the figures of the engine comparison, each followed
+// by its ratio to the baseline engine.
+var comparisonColumns = []struct{ metric, header string }{
+	{MetricMsgsPerSec, "msg/s"},
+	{MetricRTTP50, "RTT p50"},
+	{MetricRTTP99, "RTT p99"},
+	{MetricCPUNsPerMsg, "CPU ns/msg"},
+}
+
+// comparisonBaseline is the engine the comparison divides by: libzmq, the
+// reference implementation, when the result has it, else the first engine.
+func comparisonBaseline(engines []string) string {
+	if slices.Contains(engines, matrix.EngineLibzmq) {
+		return matrix.EngineLibzmq
+	}
+	return engines[0]
+}
+
+// writeEngineComparison writes the engines side by side: per pattern and
+// protocol, for every combination of the other axes that more than one
+// engine has a cell for, one row per engine with its msg/s, RTT p50, RTT p99
+// and CPU ns/msg (medians), each with its ratio to the baseline engine's
+// figure for the same combination.
+func writeEngineComparison(bw *bufio.Writer, cells []CellResult, na map[string][]string) {
+	engines := axisValues(cells, matrix.AxisEngine)
+	base := comparisonBaseline(engines)
+	type key struct {
+		pattern, protocol string
+		size, obs         int
+		wb                bool
+		sockets           int
+	}
+	keyOf := func(c *CellResult) key {
+		return key{c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets}
+	}
+	byKey := map[key]map[string]*CellResult{}
+	var keys []key
+	for i := range cells {
+		c := &cells[i]
+		k := keyOf(c)
+		if byKey[k] == nil {
+			byKey[k] = map[string]*CellResult{}
+			keys = append(keys, k)
+		}
+		byKey[k][c.Engine] = c
+	}
+	keys = slices.DeleteFunc(keys, func(k key) bool { return len(byKey[k]) < 2 })
+	if len(keys) == 0 {
+		return
+	}
+	// Tables per pattern and protocol, in order of first appearance; rows
+	// ordered as in the Results tables.
+	type table struct{ pattern, protocol string }
+	var tables []table
+	for _, k := range keys {
+		if t := (table{k.pattern, k.protocol}); !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		return cmp.Or(
+			cmp.Compare(slices.Index(tables, table{a.pattern, a.protocol}), slices.Index(tables, table{b.pattern, b.protocol})),
+			cmp.Compare(a.size, b.size),
+			cmp.Compare(b.obs, a.obs),
+			cmp.Compare(boolRank(b.wb), boolRank(a.wb)),
+			cmp.Compare(a.sockets, b.sockets),
+		)
+	})
+
+	bw.WriteString("\n## Engines side by side\n\n")
+	fmt.Fprintf(bw, "Each engine's medians for the same cell (all axes but engine), and their ratio to %s's: "+
+		"engine / %s, so above 1 is more msg/s, and below 1 is lower latency or less CPU per message. "+
+		"A mixed pair `A>B` sends on A and receives (and echoes) on B.\n", base, base)
+	ratioHeader := "× " + base
+	var cur table
+	for i, k := range keys {
+		if t := (table{k.pattern, k.protocol}); i == 0 || t != cur {
+			cur = t
+			fmt.Fprintf(bw, "\n### %s · %s\n\n", t.pattern, t.protocol)
+			bw.WriteString("| size | out_batch_size | write batching | sockets | engine |")
+			for _, col := range comparisonColumns {
+				fmt.Fprintf(bw, " %s | %s |", col.header, ratioHeader)
+			}
+			bw.WriteString(" runs |\n|---:|---:|:---:|---:|---|")
+			for range comparisonColumns {
+				bw.WriteString("---:|---:|")
+			}
+			bw.WriteString("---|\n")
+		}
+		baseCell := byKey[k][base]
+		for _, eng := range engines {
+			c, ok := byKey[k][eng]
+			if !ok {
+				continue
+			}
+			bw.WriteString(keyColumns(c, na[c.ID]))
+			fmt.Fprintf(bw, " %s |", mdEscape(eng))
+			for _, col := range comparisonColumns {
+				fmt.Fprintf(bw, " %s | %s |", cellFigure(c, col.metric, false), ratioText(c, baseCell, col.metric))
+			}
+			bw.WriteString(" " + mdEscape(statusText(c)) + " |\n")
+		}
+	}
+}
+
+// ratioText is c's median of metric divided by base's, "0.87"; "n/a" when
+// either is absent or base's is zero.
+func ratioText(c, base *CellResult, metric string) string {
+	if base == nil {
+		return "n/a"
+	}
+	v, ok := c.Stat(metric)
+	b, okb := base.Stat(metric)
+	if !ok || !okb || b.Median == 0 {
+		return "n/a"
+	}
+	return strconv.FormatFloat(v.Median/b.Median, 'f', 2, 64)
 }

@@ -25,8 +25,10 @@ const Confidence = 0.95
 // scale to measure distance in).
 const OutlierThreshold = 3.5
 
-// MinRunsForOutliers is the least number of values outlier detection needs.
-const MinRunsForOutliers = 3
+// MinRunsForOutliers is the least number of values outlier detection needs:
+// with fewer, the MAD is one of the other runs' own deviations and flags
+// whichever run is farther from the median.
+const MinRunsForOutliers = 5
 
 // madScale turns a MAD into a standard-deviation estimate for normal data.
 const madScale = 1.4826

@@ -40,6 +40,17 @@ type Engine interface {
 	NewSocket(kind string, o SocketOptions) (Socket, error)
 }
 
+// MixedEngine is an engine whose socket pairs join two engines, the
+// interoperability check run as a benchmark. In every pair the sending side
+// (the stream's sender, the client of round trips) opens its sockets on
+// sender, and the receiving side (the stream's receiver and the echo of the
+// latency phase) on receiver. NewSocket is not used for such an engine's
+// cells; RunCell asks the sides.
+type MixedEngine interface {
+	Engine
+	Sides() (sender, receiver Engine)
+}
+
 // SocketOptions are the per-socket settings a cell fixes.
 type SocketOptions struct {
 	OutBatchSize  int      // bytes; the batch the engine fills before one write

@@ -174,18 +174,33 @@ func (e *endpoints) next() (endpoint, ipcPath string, err error) {
 }
 
 // linkBuilder opens sockets for one link, keeping them so that a failure
-// closes everything opened so far.
+// closes everything opened so far. The sending side's sockets (the stream's
+// sender, the client of round trips) come from tx, the receiving side's (the
+// stream's receiver, the echo) from rx: the same engine unless the cell's
+// engine is a [MixedEngine].
 type linkBuilder struct {
-	eng  Engine
-	opts SocketOptions
-	eps  *endpoints
-	l    *link
+	tx, rx Engine
+	opts   SocketOptions
+	eps    *endpoints
+	l      *link
 }
 
-func (b *linkBuilder) socket(kind string, o SocketOptions) (Socket, error) {
-	s, err := b.eng.NewSocket(kind, o)
+// side says which end of a link a socket belongs to.
+type side bool
+
+const (
+	sender   side = false
+	receiver side = true
+)
+
+func (b *linkBuilder) socket(sd side, kind string, o SocketOptions) (Socket, error) {
+	eng := b.tx
+	if sd == receiver {
+		eng = b.rx
+	}
+	s, err := eng.NewSocket(kind, o)
 	if err != nil {
-		return nil, fmt.Errorf("runner: new %s socket: %w", kind, err)
+		return nil, fmt.Errorf("runner: new %s socket on %s: %w", kind, eng.Name(), err)
 	}
 	b.l.sockets = append(b.l.sockets, s)
 	return s, nil
@@ -212,7 +227,13 @@ func (b *linkBuilder) connect(bindSide, connectSide Socket) error {
 
 // newLink opens and connects the sockets of one pair of the cell's pattern.
 func newLink(id int, eng Engine, c matrix.Cell, eps *endpoints) (*link, error) {
-	b := &linkBuilder{eng: eng, opts: SocketOptionsFor(c), eps: eps, l: &link{id: id, pattern: c.Pattern}}
+	tx, rx := eng, eng
+	if m, ok := eng.(MixedEngine); ok {
+		if tx, rx = m.Sides(); tx == nil || rx == nil {
+			return nil, fmt.Errorf("runner: %s: a side of the mixed pair has no engine", eng.Name())
+		}
+	}
+	b := &linkBuilder{tx: tx, rx: rx, opts: SocketOptionsFor(c), eps: eps, l: &link{id: id, pattern: c.Pattern}}
 	if err := b.build(c.Pattern); err != nil {
 		b.l.close()
 		return nil, err
@@ -225,11 +246,11 @@ func (b *linkBuilder) build(pattern string) error {
 	o := b.opts
 	switch pattern {
 	case matrix.PatternPair:
-		a, err := b.socket(KindPair, o)
+		a, err := b.socket(sender, KindPair, o)
 		if err != nil {
 			return err
 		}
-		z, err := b.socket(KindPair, o)
+		z, err := b.socket(receiver, KindPair, o)
 		if err != nil {
 			return err
 		}
@@ -240,19 +261,19 @@ func (b *linkBuilder) build(pattern string) error {
 		l.reqTx, l.reqRx = l.streamTx, l.streamRx
 		l.repTx, l.repRx = &writer{s: z}, &reader{s: a}
 	case matrix.PatternPushPull:
-		push, err := b.socket(KindPush, o)
+		push, err := b.socket(sender, KindPush, o)
 		if err != nil {
 			return err
 		}
-		pull, err := b.socket(KindPull, o)
+		pull, err := b.socket(receiver, KindPull, o)
 		if err != nil {
 			return err
 		}
-		backPush, err := b.socket(KindPush, o)
+		backPush, err := b.socket(receiver, KindPush, o)
 		if err != nil {
 			return err
 		}
-		backPull, err := b.socket(KindPull, o)
+		backPull, err := b.socket(sender, KindPull, o)
 		if err != nil {
 			return err
 		}
@@ -266,11 +287,11 @@ func (b *linkBuilder) build(pattern string) error {
 		l.reqTx, l.reqRx = l.streamTx, l.streamRx
 		l.repTx, l.repRx = &writer{s: backPush}, &reader{s: backPull}
 	case matrix.PatternReqRep:
-		req, err := b.socket(KindReq, o)
+		req, err := b.socket(sender, KindReq, o)
 		if err != nil {
 			return err
 		}
-		rep, err := b.socket(KindRep, o)
+		rep, err := b.socket(receiver, KindRep, o)
 		if err != nil {
 			return err
 		}
@@ -280,11 +301,11 @@ func (b *linkBuilder) build(pattern string) error {
 		l.reqTx, l.reqRx = &writer{s: req}, &reader{s: rep}
 		l.repTx, l.repRx = &writer{s: rep}, &reader{s: req}
 	case matrix.PatternDealerRouter:
-		dealer, err := b.socket(KindDealer, o)
+		dealer, err := b.socket(sender, KindDealer, o)
 		if err != nil {
 			return err
 		}
-		router, err := b.socket(KindRouter, o)
+		router, err := b.socket(receiver, KindRouter, o)
 		if err != nil {
 			return err
 		}
@@ -298,19 +319,19 @@ func (b *linkBuilder) build(pattern string) error {
 		l.lossy = true
 		so := o
 		so.Subscribe = [][]byte{{}}
-		pub, err := b.socket(KindPub, o)
+		pub, err := b.socket(sender, KindPub, o)
 		if err != nil {
 			return err
 		}
-		sub, err := b.socket(KindSub, so)
+		sub, err := b.socket(receiver, KindSub, so)
 		if err != nil {
 			return err
 		}
-		backPub, err := b.socket(KindPub, o)
+		backPub, err := b.socket(receiver, KindPub, o)
 		if err != nil {
 			return err
 		}
-		backSub, err := b.socket(KindSub, so)
+		backSub, err := b.socket(sender, KindSub, so)
 		if err != nil {
 			return err
 		}

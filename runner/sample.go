@@ -1,6 +1,12 @@
 package runner
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"zbench/matrix"
+)
 
 // Run statuses. Only StatusOK samples carry measurements.
 const (
@@ -108,4 +114,57 @@ type Runtime struct {
 	GCPauseNs    uint64  `json:"gc_pause_ns"`
 	Mallocs      uint64  `json:"mallocs"`
 	AllocsPerMsg float64 `json:"allocs_per_msg"`
+}
+
+// notApplicablePrefix starts a note that names axes the engine cannot set.
+const notApplicablePrefix = "n/a: "
+
+// NoteNotApplicable formats the note an engine gives, as the reason of a
+// cell it supports (see Engine.Supports), when it runs the cell without being
+// able to set the named axes: "n/a: out_batch_size, write_batching: why".
+// Results show those axes as n/a for the cell. Axes are matrix axis names.
+func NoteNotApplicable(why string, axes ...string) string {
+	return notApplicablePrefix + strings.Join(axes, ", ") + ": " + why
+}
+
+// ParseNotApplicable reads a note made by NoteNotApplicable back: the axes it
+// names and why. ok is false for any other note, and for a note that names
+// no known axis.
+func ParseNotApplicable(note string) (axes []string, why string, ok bool) {
+	rest, found := strings.CutPrefix(note, notApplicablePrefix)
+	if !found {
+		return nil, "", false
+	}
+	list, why, found := strings.Cut(rest, ": ")
+	if !found {
+		return nil, "", false
+	}
+	for a := range strings.SplitSeq(list, ", ") {
+		if !slices.Contains(matrix.Axes, a) {
+			return nil, "", false
+		}
+		axes = append(axes, a)
+	}
+	return axes, why, len(axes) > 0
+}
+
+// NotApplicable returns the axes the sample's notes mark as not applicable
+// (see NoteNotApplicable), once each, in matrix.Axes order; nil when none.
+func (s *Sample) NotApplicable() []string {
+	var out []string
+	for _, n := range s.Notes {
+		axes, _, ok := ParseNotApplicable(n)
+		if !ok {
+			continue
+		}
+		for _, a := range axes {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		return slices.Index(matrix.Axes, a) - slices.Index(matrix.Axes, b)
+	})
+	return out
 }

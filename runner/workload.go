@@ -344,6 +344,11 @@ func (r *cellRun) stream(l *link, count int, dur time.Duration, end byte) (strea
 		txc <- txResult{sent, first, err}
 	}()
 
+	// On a reliable link the clock is read at the first data message and
+	// when the end marker, sent right behind the last one, arrives: reading
+	// it per message would cost the receiver more than the engine does at
+	// small sizes. On a lossy link the marker may be dropped and repeated
+	// later, so every data message is timed.
 	size := r.cell.Size
 	rx := l.streamRx
 	for {
@@ -353,6 +358,9 @@ func (r *cellRun) stream(l *link, count int, dur time.Duration, end byte) (strea
 		}
 		if kind == msgCtl {
 			if code == end {
+				if res.received > 0 && !l.lossy {
+					res.lastRecv = time.Now()
+				}
 				break
 			}
 			continue // a repeated probe or marker of an earlier phase
@@ -360,11 +368,13 @@ func (r *cellRun) stream(l *link, count int, dur time.Duration, end byte) (strea
 		if len(body) != size {
 			return res, fmt.Errorf("%w: %d bytes, want %d", ErrWrongSize, len(body), size)
 		}
-		now := time.Now()
-		if res.received == 0 {
-			res.firstRecv = now
+		if res.received == 0 || l.lossy {
+			now := time.Now()
+			if res.received == 0 {
+				res.firstRecv = now
+			}
+			res.lastRecv = now
 		}
-		res.lastRecv = now
 		res.received++
 	}
 	close(seen)

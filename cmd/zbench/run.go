@@ -60,8 +60,9 @@ under --out (results.json, benchmark_result.txt, BENCHMARK_RESULTS.md), with
 --out/latest pointing at it; a summary table and the directory's path are
 printed on standard output, progress on standard error.
 
-Cells an engine cannot run (ws before its transport exists, libzmq in a
-binary built without the libzmq tag) are recorded as unsupported. The exit
+Cells an engine cannot run (libzmq in a binary built without the libzmq tag,
+zmq4 over ws, a setting the engine cannot honour) are recorded as
+unsupported, with the reason. The exit
 status is 1 if any run failed or timed out, or the run was interrupted
 (SIGINT, SIGTERM): the runs finished until then are still written.
 

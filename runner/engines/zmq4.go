@@ -29,7 +29,7 @@ func init() { register(Zmq4{}) }
 // Zmq4 is the adapter for github.com/go-zeromq/zmq4, a pure-Go ZeroMQ
 // implementation. It supports tcp and ipc, has no write-path telemetry, and
 // runs only cells whose out_batch_size and write_batching are the defaults
-// (8192, true), noting them as not applicable.
+// (8192, true), noting them as not applicable (runner.NoteNotApplicable).
 type Zmq4 struct{}
 
 // Name implements runner.Engine.
@@ -45,7 +45,8 @@ func (Zmq4) Supports(c matrix.Cell) (bool, string) {
 	if c.OutBatchSize != zmq4OutBatchSize || c.WriteBatching != zmq4WriteBatching {
 		return false, "zmq4 has no out_batch_size or write_batching setting (it writes every frame on its own)"
 	}
-	return true, "out_batch_size and write_batching are n/a on zmq4 (it writes every frame on its own)"
+	return true, runner.NoteNotApplicable("zmq4 has neither setting (it writes every frame on its own)",
+		matrix.AxisOutBatchSize, matrix.AxisWriteBatching)
 }
 
 var quietLogger = log.New(io.Discard, "", 0)

@@ -1,0 +1,458 @@
+//go:build libzmq
+
+package engines
+
+/*
+#cgo pkg-config: libzmq
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+// ZMQ_OUT_BATCH_SIZE is a draft socket option of libzmq 4.3: its header
+// defines it only with ZMQ_BUILD_DRAFT_API, and a library built without the
+// draft API refuses it (EINVAL).
+#define ZB_OUT_BATCH_SIZE 102
+
+// ZB_BATCH bounds the frames one zb_recv call takes out of libzmq.
+#define ZB_BATCH 64
+
+// zb_rx is a socket's receive state, in C memory: the frames of the last
+// zb_recv, still owned by libzmq's messages until the next call.
+typedef struct {
+	zmq_msg_t msg[ZB_BATCH];
+	const void *data[ZB_BATCH];
+	size_t size[ZB_BATCH];
+	int more[ZB_BATCH];
+	int n; // frames held: msg[0..n)
+} zb_rx;
+
+// zb_release closes the messages of the previous zb_recv.
+static void zb_release(zb_rx *rx) {
+	for (int i = 0; i < rx->n; i++)
+		zmq_msg_close(&rx->msg[i]);
+	rx->n = 0;
+}
+
+// zb_send sends one frame, retrying when a signal interrupts the wait (the Go
+// runtime signals its threads). It returns 0 or -errno.
+static int zb_send(uintptr_t sock, uintptr_t buf, size_t len, int flags) {
+	for (;;) {
+		if (zmq_send((void *) sock, (const void *) buf, len, flags) >= 0)
+			return 0;
+		if (zmq_errno() != EINTR)
+			return -zmq_errno();
+	}
+}
+
+// zb_recv releases the previous frames, waits for the next frame, then takes
+// the frames already queued behind it without waiting (at most ZB_BATCH in
+// all), so that one call from Go serves a burst. It returns the number of
+// frames held in rx, or -errno when not even the first could be received.
+static int zb_recv(uintptr_t sockp, uintptr_t rxp) {
+	void *sock = (void *) sockp;
+	zb_rx *rx = (zb_rx *) rxp;
+	zb_release(rx);
+	int flags = 0;
+	while (rx->n < ZB_BATCH) {
+		zmq_msg_t *m = &rx->msg[rx->n];
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, sock, flags) < 0) {
+			int e = zmq_errno();
+			zmq_msg_close(m);
+			if (rx->n > 0)
+				break; // nothing more queued (or a state the next call reports)
+			if (e == EINTR)
+				continue;
+			return -e;
+		}
+		rx->data[rx->n] = zmq_msg_data(m);
+		rx->size[rx->n] = zmq_msg_size(m);
+		rx->more[rx->n] = zmq_msg_more(m);
+		rx->n++;
+		flags = ZMQ_DONTWAIT;
+	}
+	return rx->n;
+}
+
+static int zb_setsockopt_int(uintptr_t sock, int option, int value) {
+	return zmq_setsockopt((void *) sock, option, &value, sizeof value) == 0 ? 0 : -zmq_errno();
+}
+
+static int zb_setsockopt_bytes(uintptr_t sock, int option, const void *value, size_t len) {
+	return zmq_setsockopt((void *) sock, option, value, len) == 0 ? 0 : -zmq_errno();
+}
+
+static int zb_bind(uintptr_t sock, const char *endpoint, char *bound, size_t cap) {
+	if (zmq_bind((void *) sock, endpoint) != 0)
+		return -zmq_errno();
+	size_t len = cap;
+	if (zmq_getsockopt((void *) sock, ZMQ_LAST_ENDPOINT, bound, &len) != 0)
+		return -zmq_errno();
+	return 0;
+}
+
+static int zb_connect(uintptr_t sock, const char *endpoint) {
+	return zmq_connect((void *) sock, endpoint) == 0 ? 0 : -zmq_errno();
+}
+
+static uintptr_t zb_socket(void *ctx, int type, int *err) {
+	void *s = zmq_socket(ctx, type);
+	*err = s == NULL ? zmq_errno() : 0;
+	return (uintptr_t) s;
+}
+
+// zb_close closes sock and terminates its context: zmq_ctx_term waits for
+// the context's sockets, so the socket goes first (linger 0: nothing waits).
+static void zb_close(void *ctx, uintptr_t sock, zb_rx *rx) {
+	zb_release(rx);
+	zmq_close((void *) sock);
+	while (zmq_ctx_term(ctx) != 0 && zmq_errno() == EINTR) {
+	}
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"zbench/matrix"
+	"zbench/runner"
+)
+
+// LibzmqName is the engine name of the libzmq adapter.
+const LibzmqName = matrix.EngineLibzmq
+
+func init() { register(Libzmq{}) }
+
+// Libzmq is the adapter for libzmq, the reference implementation, called
+// through cgo (build tag libzmq; Debian's libzmq3-dev, found by pkg-config).
+//
+// Every socket has a context of its own with libzmq's default single I/O
+// thread, so that the two ends of a pair run on separate I/O threads as in
+// two processes, and so that Close can end a blocked call from any goroutine
+// (zmq_ctx_shutdown). Send is one cgo call per frame, handing the caller's
+// bytes to zmq_send (which copies them); RecvFrame crosses into C once per
+// burst of queued frames (see RecvFrame). High-water marks are libzmq's
+// defaults (1000 messages), Linger is 0.
+//
+// libzmq batches writes on its own, into an 8192-byte buffer; that size can
+// be changed only through the draft option ZMQ_OUT_BATCH_SIZE, which a
+// library built without the draft API (Debian's) refuses. So a cell runs on
+// libzmq at write_batching on and, unless the library takes the option,
+// out_batch_size 8192, and both axes are noted as n/a; other values are
+// unsupported, never silently ignored.
+type Libzmq struct{}
+
+// libzmqOutBatchSize is libzmq's own batch (out_batch_size in its
+// options.cpp): the only out_batch_size a cell may ask for when the library
+// refuses ZMQ_OUT_BATCH_SIZE.
+const libzmqOutBatchSize = 8192
+
+// libzmqChunk bounds the Go allocation that received frames share: small
+// enough to stay one of the allocator's size classes (a larger allocation
+// takes pages of its own, zeroed and faulted in on every burst).
+const libzmqChunk = 8192
+
+// Name implements runner.Engine.
+func (Libzmq) Name() string { return LibzmqName }
+
+// libzmqCaps is what this process's libzmq can do, found out once by trying.
+type libzmqCaps struct {
+	version      string
+	outBatchSize error // nil when ZMQ_OUT_BATCH_SIZE is accepted
+	ws           error // nil when a ws endpoint can be bound
+}
+
+var libzmqProbe = sync.OnceValue(func() libzmqCaps {
+	var major, minor, patch C.int
+	C.zmq_version(&major, &minor, &patch)
+	caps := libzmqCaps{version: fmt.Sprintf("%d.%d.%d", major, minor, patch)}
+	s, err := newLibzmqSocket(C.ZMQ_PAIR)
+	if err != nil {
+		caps.outBatchSize, caps.ws = err, err
+		return caps
+	}
+	defer s.Close()
+	if rc := C.zb_setsockopt_int(s.sock, C.ZB_OUT_BATCH_SIZE, libzmqOutBatchSize); rc != 0 {
+		caps.outBatchSize = libzmqError("ZMQ_OUT_BATCH_SIZE", rc)
+	}
+	_, caps.ws = s.Bind("ws://127.0.0.1:*/zbench-probe")
+	return caps
+})
+
+// Supports implements runner.Engine.
+func (Libzmq) Supports(c matrix.Cell) (bool, string) {
+	caps := libzmqProbe()
+	switch c.Protocol {
+	case matrix.ProtocolTCP, matrix.ProtocolIPC:
+	case matrix.ProtocolWS:
+		if caps.ws != nil {
+			return false, fmt.Sprintf("libzmq %s has no ws transport: %v", caps.version, caps.ws)
+		}
+	default:
+		return false, fmt.Sprintf("libzmq: unknown protocol %q", c.Protocol)
+	}
+	if !c.WriteBatching {
+		return false, fmt.Sprintf("libzmq %s always batches writes: write_batching false cannot be honoured", caps.version)
+	}
+	if caps.outBatchSize != nil {
+		if c.OutBatchSize != libzmqOutBatchSize {
+			return false, fmt.Sprintf("libzmq %s has no out_batch_size setting (draft option ZMQ_OUT_BATCH_SIZE refused: %v); it batches up to %d bytes",
+				caps.version, caps.outBatchSize, libzmqOutBatchSize)
+		}
+		return true, runner.NoteNotApplicable(fmt.Sprintf("libzmq %s cannot set them (no draft API); it always batches writes, up to %d bytes",
+			caps.version, libzmqOutBatchSize), matrix.AxisOutBatchSize, matrix.AxisWriteBatching)
+	}
+	return true, runner.NoteNotApplicable(fmt.Sprintf("libzmq %s always batches writes (out_batch_size is set through ZMQ_OUT_BATCH_SIZE)",
+		caps.version), matrix.AxisWriteBatching)
+}
+
+// libzmqTypes maps socket kinds to libzmq socket types.
+var libzmqTypes = map[string]C.int{
+	runner.KindPair: C.ZMQ_PAIR, runner.KindPush: C.ZMQ_PUSH, runner.KindPull: C.ZMQ_PULL,
+	runner.KindReq: C.ZMQ_REQ, runner.KindRep: C.ZMQ_REP, runner.KindDealer: C.ZMQ_DEALER,
+	runner.KindRouter: C.ZMQ_ROUTER, runner.KindPub: C.ZMQ_PUB, runner.KindSub: C.ZMQ_SUB,
+}
+
+// NewSocket implements runner.Engine.
+func (Libzmq) NewSocket(kind string, o runner.SocketOptions) (runner.Socket, error) {
+	t, ok := libzmqTypes[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", runner.ErrUnknownKind, kind)
+	}
+	s, err := newLibzmqSocket(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.configure(o); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// errLibzmqClosed is returned by calls on a closed socket, and by a call that
+// Close ended.
+var errLibzmqClosed = errors.New("engines: libzmq socket closed")
+
+// libzmqError turns a negative errno returned by the C helpers into an error.
+func libzmqError(op string, rc C.int) error {
+	e := -rc
+	if e == C.ETERM {
+		return errLibzmqClosed
+	}
+	if e < 1000 { // a system errno (libzmq's own codes are above 156384712)
+		return fmt.Errorf("libzmq: %s: %w", op, syscall.Errno(e))
+	}
+	return fmt.Errorf("libzmq: %s: %s", op, C.GoString(C.zmq_strerror(e)))
+}
+
+// libzmqSocket is one libzmq socket and its own context. mu serialises the
+// calls on the socket (libzmq sockets are not thread-safe) with Close, which
+// first shuts the context down so that a blocked call returns.
+//
+// The handles cross into C as integers (C.uintptr_t): they point to C
+// memory, and cgo's check of pointer arguments, which looks every pointer up
+// in the Go heap, would cost the hot path a quarter of each call.
+type libzmqSocket struct {
+	ctx  unsafe.Pointer // set once; terminated by Close
+	rx   *C.zb_rx       // C memory; freed by Close
+	once sync.Once
+
+	mu     sync.Mutex
+	sock   C.uintptr_t // 0 once closed
+	frames [C.ZB_BATCH][]byte
+	more   [C.ZB_BATCH]bool
+	held   int // frames of the last zb_recv, copied into frames
+	next   int // the next of them RecvFrame returns
+}
+
+func newLibzmqSocket(t C.int) (*libzmqSocket, error) {
+	ctx := C.zmq_ctx_new()
+	if ctx == nil {
+		return nil, fmt.Errorf("libzmq: zmq_ctx_new failed")
+	}
+	var e C.int
+	sock := C.zb_socket(ctx, t, &e)
+	if sock == 0 {
+		C.zmq_ctx_term(ctx)
+		return nil, libzmqError("zmq_socket", -e)
+	}
+	s := &libzmqSocket{ctx: ctx, sock: sock, rx: (*C.zb_rx)(C.calloc(1, C.sizeof_zb_rx))}
+	if rc := C.zb_setsockopt_int(sock, C.ZMQ_LINGER, 0); rc != 0 {
+		s.Close()
+		return nil, libzmqError("ZMQ_LINGER", rc)
+	}
+	return s, nil
+}
+
+func (s *libzmqSocket) configure(o runner.SocketOptions) error {
+	if libzmqProbe().outBatchSize == nil && o.OutBatchSize > 0 {
+		if rc := C.zb_setsockopt_int(s.sock, C.ZB_OUT_BATCH_SIZE, C.int(o.OutBatchSize)); rc != 0 {
+			return libzmqError("ZMQ_OUT_BATCH_SIZE", rc)
+		}
+	}
+	if len(o.Identity) > 0 {
+		if rc := C.zb_setsockopt_bytes(s.sock, C.ZMQ_ROUTING_ID, unsafe.Pointer(&o.Identity[0]), C.size_t(len(o.Identity))); rc != 0 {
+			return libzmqError("ZMQ_ROUTING_ID", rc)
+		}
+	}
+	for _, topic := range o.Subscribe {
+		var p unsafe.Pointer
+		if len(topic) > 0 {
+			p = unsafe.Pointer(&topic[0])
+		}
+		if rc := C.zb_setsockopt_bytes(s.sock, C.ZMQ_SUBSCRIBE, p, C.size_t(len(topic))); rc != 0 {
+			return libzmqError("ZMQ_SUBSCRIBE", rc)
+		}
+	}
+	return nil
+}
+
+// Bind implements runner.Socket: the endpoint as bound, from
+// ZMQ_LAST_ENDPOINT (a tcp port given as * resolved).
+func (s *libzmqSocket) Bind(endpoint string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sock == 0 {
+		return "", errLibzmqClosed
+	}
+	ep := C.CString(endpoint)
+	defer C.free(unsafe.Pointer(ep))
+	var bound [512]C.char
+	if rc := C.zb_bind(s.sock, ep, &bound[0], C.size_t(len(bound))); rc != 0 {
+		return "", libzmqError("bind "+endpoint, rc)
+	}
+	return C.GoString(&bound[0]), nil
+}
+
+// Connect implements runner.Socket.
+func (s *libzmqSocket) Connect(endpoint string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sock == 0 {
+		return errLibzmqClosed
+	}
+	ep := C.CString(endpoint)
+	defer C.free(unsafe.Pointer(ep))
+	if rc := C.zb_connect(s.sock, ep); rc != 0 {
+		return libzmqError("connect "+endpoint, rc)
+	}
+	return nil
+}
+
+// send hands frame to zmq_send, which copies it before returning. The
+// frame's address goes to C as an integer too: a []byte holds no Go
+// pointers, so the pointer check has nothing to find; KeepAlive keeps the
+// frame alive until the call is over, and Go moves neither heap objects nor
+// the stack of a goroutine inside a C call.
+func (s *libzmqSocket) send(frame []byte, flags C.int) error {
+	p := C.uintptr_t(uintptr(unsafe.Pointer(unsafe.SliceData(frame))))
+	s.mu.Lock()
+	if s.sock == 0 {
+		s.mu.Unlock()
+		return errLibzmqClosed
+	}
+	rc := C.zb_send(s.sock, p, C.size_t(len(frame)), flags)
+	s.mu.Unlock()
+	runtime.KeepAlive(frame)
+	if rc != 0 {
+		return libzmqError("send", rc)
+	}
+	return nil
+}
+
+// SendMore implements runner.Socket.
+func (s *libzmqSocket) SendMore(frame []byte) error { return s.send(frame, C.ZMQ_SNDMORE) }
+
+// Send implements runner.Socket: zmq_send copies frame, so the caller may
+// reuse it at once; no Go allocation.
+func (s *libzmqSocket) Send(frame []byte) error { return s.send(frame, 0) }
+
+// RecvFrame implements runner.Socket. One cgo call takes every frame
+// already queued (up to ZB_BATCH) out of libzmq; they are copied at once
+// into one new Go allocation, and this and the following RecvFrames hand
+// them out without crossing into C: the Go/C boundary and the allocator are
+// paid per burst, not per frame, as a C program calling libzmq pays neither.
+// Each frame is a slice of its own (capacity = length) that the caller owns.
+// A burst leaves libzmq's queue at once, so up to ZB_BATCH - 1 messages wait
+// here beyond the socket's receive high-water mark.
+func (s *libzmqSocket) RecvFrame() ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sock == 0 {
+		return nil, false, errLibzmqClosed
+	}
+	if s.next == s.held {
+		if err := s.fill(); err != nil {
+			return nil, false, err
+		}
+	}
+	i := s.next
+	s.next++
+	f := s.frames[i]
+	s.frames[i] = nil
+	return f, s.more[i], nil
+}
+
+// fill receives the next burst of frames and copies them out of libzmq.
+// Consecutive frames share an allocation of up to libzmqChunk bytes; a
+// larger frame has one of its own.
+func (s *libzmqSocket) fill() error {
+	s.held, s.next = 0, 0
+	n := int(C.zb_recv(s.sock, C.uintptr_t(uintptr(unsafe.Pointer(s.rx)))))
+	if n < 0 {
+		return libzmqError("recv", C.int(n))
+	}
+	var chunk []byte
+	for i := range n {
+		size := int(s.rx.size[i])
+		if size > len(chunk) {
+			if size > libzmqChunk/2 {
+				chunk = make([]byte, size)
+			} else {
+				want := 0
+				for j := i; j < n && want+int(s.rx.size[j]) <= libzmqChunk; j++ {
+					want += int(s.rx.size[j])
+				}
+				chunk = make([]byte, want)
+			}
+		}
+		f := chunk[:size:size]
+		chunk = chunk[size:]
+		if size > 0 {
+			copy(f, unsafe.Slice((*byte)(s.rx.data[i]), size))
+		}
+		s.frames[i], s.more[i] = f, s.rx.more[i] != 0
+	}
+	s.held = n
+	return nil
+}
+
+// Close implements runner.Socket. It may be called from any goroutine and
+// more than once: it shuts the socket's context down, which ends a blocked
+// Send or RecvFrame with an error, then closes the socket and terminates the
+// context once that call has returned.
+func (s *libzmqSocket) Close() error {
+	s.once.Do(func() {
+		C.zmq_ctx_shutdown(s.ctx)
+		s.mu.Lock()
+		C.zb_close(s.ctx, s.sock, s.rx)
+		s.sock = 0
+		C.free(unsafe.Pointer(s.rx))
+		s.rx = nil
+		s.held, s.next = 0, 0
+		s.mu.Unlock()
+	})
+	return nil
+}
+
+// Telemetry implements runner.Socket: libzmq exposes no write-path counters.
+func (s *libzmqSocket) Telemetry() (runner.Telemetry, bool) { return runner.Telemetry{}, false }
