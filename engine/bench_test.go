@@ -46,10 +46,21 @@ func BenchmarkPushPull(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					o := DefaultOptions()
 					o.WriteBatching = batching
-					benchPushPull(b, benchEndpoint(b, tr), size, o)
+					benchPushPull(b, benchEndpoint(b, tr), size, o, false)
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkPushPullOwned is BenchmarkPushPull over tcp with the receiver
+// taking every frame for good (RecvFrame): each read buffer is left to the
+// garbage collector instead of recycled.
+func BenchmarkPushPullOwned(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("tcp/size=%d", size), func(b *testing.B) {
+			benchPushPull(b, benchEndpoint(b, "tcp"), size, DefaultOptions(), true)
+		})
 	}
 }
 
@@ -60,7 +71,9 @@ func onOff(v bool) string {
 	return "off"
 }
 
-func benchPushPull(b *testing.B, bindEP string, size int, o Options) {
+// benchPushPull streams size-byte messages; the receiver takes them through
+// RecvFrameView (read buffers recycled), or RecvFrame with ownedFrames.
+func benchPushPull(b *testing.B, bindEP string, size int, o Options, ownedFrames bool) {
 	pull, err := NewSocket(PULL, o)
 	if err != nil {
 		b.Fatal(err)
@@ -94,9 +107,13 @@ func benchPushPull(b *testing.B, bindEP string, size int, o Options) {
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	start := time.Now()
+	recv := pull.RecvFrameView
+	if ownedFrames {
+		recv = pull.RecvFrame
+	}
 	go func() {
 		for i := 0; i < b.N; i++ {
-			f, _, err := pull.RecvFrame()
+			f, _, err := recv()
 			if err != nil {
 				done <- err
 				return

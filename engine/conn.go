@@ -268,7 +268,7 @@ func (c *conn) handshake() (md metadata, buf []byte, r, w int, err error) {
 		return nil, nil, 0, 0, err
 	}
 
-	buf = make([]byte, max(s.opts.InBatchSize, 512))
+	buf = s.getReadBuf().b
 	for w < greetingSize {
 		n, err := c.tc.Read(buf[w:greetingSize])
 		w += n
@@ -373,17 +373,27 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	codec := c.codec
 	maxMsg := s.opts.MaxMsgSize
 	isPub := s.typ == PUB
+	// cur is the read buffer; its frames may be handed to Recv without a
+	// copy, and then it is replaced (see rbuf).
+	cur := &rbuf{b: buf}
 	var partial []inFrame // frames of a message still in progress
 	var batch []inFrame   // complete messages decoded from this read
 	for {
-		// Pass 1: find the complete frames in buf[r:w] and their body bytes.
-		// A bad frame ends the connection, but only after the complete
-		// messages before it are delivered (perr).
-		need := 0
-		end := r
+		// Hand every complete frame in buf[r:w] to Recv, handle commands,
+		// group frames into messages. When the read brought much data (or
+		// Recv takes frames as views), the read buffer itself is handed
+		// over without a copy and another takes its place; for a few small
+		// frames (the latency case) the bodies are copied into one arena and
+		// the buffer is kept. A bad frame ends the connection, but only after
+		// the complete messages before it are delivered (perr).
+		avail := w - r
+		handOver := !isPub && avail > 0 && (avail >= len(buf)/4 || s.viewing.Load())
+		var arena []byte
+		handed := false
+		msgs := 0
 		var perr error
 		for {
-			h, ok, err := codec.decodeHeader(buf[end:w])
+			h, ok, err := codec.decodeHeader(buf[r:w])
 			if err == nil && ok {
 				err = checkFrameSize(h, maxMsg)
 			}
@@ -391,51 +401,37 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				perr = err
 				break
 			}
-			if !ok {
+			if !ok || int64(h.hdrLen)+h.bodyLen > int64(w-r) {
 				break
 			}
-			total := int64(h.hdrLen) + h.bodyLen
-			if total > int64(w-end) {
-				break
-			}
-			if h.flags&flagCommand == 0 {
-				need += int(h.bodyLen)
-			}
-			end += int(total)
-		}
-		// Pass 2: hand the bodies to the receiver, handle commands, group
-		// frames into messages. When the read brought much data, the read
-		// buffer itself is handed over (no copy) and a fresh one takes its
-		// place; for a few small frames (the latency case) the bodies are
-		// copied into one exact-size arena and the buffer is kept.
-		var arena []byte
-		handOver := need >= len(buf)/4
-		if need > 0 && !handOver {
-			arena = make([]byte, need)
-		}
-		msgs := 0
-		for r < end {
-			h, _, _ := codec.decodeHeader(buf[r:end])
-			body := buf[r+h.hdrLen : r+h.hdrLen+int(h.bodyLen)]
-			r += h.hdrLen + int(h.bodyLen)
+			end := r + h.hdrLen + int(h.bodyLen)
+			body := buf[r+h.hdrLen : end : end]
+			r = end
 			codec.finishBody(h, body)
 			if h.flags&flagCommand != 0 {
 				if err := c.control(h, body); err != nil {
 					// A command that ends the connection (a peer's
 					// close) still lets the messages before it through.
-					perr, end = err, r
+					perr = err
 					break
 				}
 				continue
 			}
-			own := body[:len(body):len(body)]
-			if !handOver {
-				nb := copy(arena, body)
-				own = arena[:nb:nb]
-				arena = arena[nb:]
+			f := inFrame{body: body, more: h.flags&flagMore != 0}
+			if handOver {
+				f.rb = cur
+				cur.refs++
+				handed = true
+			} else {
+				if arena == nil {
+					arena = make([]byte, 0, avail)
+				}
+				at := len(arena)
+				arena = append(arena, body...)
+				f.body = arena[at:len(arena):len(arena)]
 			}
-			partial = append(partial, inFrame{body: own, more: h.flags&flagMore != 0})
-			if h.flags&flagMore == 0 {
+			partial = append(partial, f)
+			if !f.more {
 				if isPub {
 					c.subscriptionMessage(partial)
 				} else {
@@ -453,11 +449,11 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			clear(batch)
 			batch = batch[:0]
 		}
-		if handOver {
-			fresh := make([]byte, len(buf))
-			w = copy(fresh, buf[r:w])
+		if handed {
+			next := s.getReadBuf()
+			w = copy(next.b, buf[r:w])
 			r = 0
-			buf = fresh
+			cur, buf = next, next.b
 		}
 		if perr != nil {
 			return perr

@@ -5,10 +5,27 @@ import (
 	"sync/atomic"
 )
 
-// inFrame is one received frame. body is owned by whoever receives it.
+// inFrame is one received frame. When rb is set, body lies in a read
+// buffer handed over without a copy (see rbuf); otherwise body has memory of
+// its own.
 type inFrame struct {
 	body []byte
 	more bool
+	rb   *rbuf
+}
+
+// rbuf is a read buffer whose frames were handed to Recv without a copy.
+// refs counts its frames not yet consumed. A frame consumed by
+// RecvFrameView is done with at the next Recv call; one returned by
+// RecvFrame or RecvMsg belongs to the caller, which marks the buffer escaped.
+// When the last frame is done with and none escaped, the buffer goes back to
+// the socket's pool and the reader fills it again: streaming through views
+// allocates nothing. The reader sets refs before it delivers the frames;
+// afterwards only Recv (under recvMu) touches refs and escaped.
+type rbuf struct {
+	b       []byte
+	refs    int32
+	escaped bool
 }
 
 // inQueue holds a peer's received messages until Recv takes them. The

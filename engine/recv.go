@@ -13,11 +13,27 @@ import "time"
 func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
-	var deadline time.Time
-	if s.opts.RecvTimeout > 0 {
-		deadline = time.Now().Add(s.opts.RecvTimeout)
+	s.endView()
+	f, err := s.recvFrame(s.recvDeadline())
+	s.own(f)
+	return f.body, f.more, err
+}
+
+// RecvFrameView is RecvFrame without handing the frame over: the returned
+// slice lies in the engine's read buffer and stays valid only until the next
+// Recv call (of any kind) on this socket, when the buffer may be reused. A
+// receiver that looks at each frame and lets it go (a benchmark, a parser
+// that copies what it keeps) receives this way without allocating: read
+// buffers are recycled instead of left to the garbage collector.
+func (s *Socket) RecvFrameView() (frame []byte, more bool, err error) {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	if !s.viewing.Load() {
+		s.viewing.Store(true)
 	}
-	f, err := s.recvFrame(deadline)
+	s.endView()
+	f, err := s.recvFrame(s.recvDeadline())
+	s.view = f.rb
 	return f.body, f.more, err
 }
 
@@ -26,20 +42,58 @@ func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
 func (s *Socket) RecvMsg() ([][]byte, error) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
-	var deadline time.Time
-	if s.opts.RecvTimeout > 0 {
-		deadline = time.Now().Add(s.opts.RecvTimeout)
-	}
+	s.endView()
+	deadline := s.recvDeadline()
 	var msg [][]byte
 	for {
 		f, err := s.recvFrame(deadline)
 		if err != nil {
 			return nil, err
 		}
+		s.own(f)
 		msg = append(msg, f.body)
 		if !f.more {
 			return msg, nil
 		}
+	}
+}
+
+func (s *Socket) recvDeadline() time.Time {
+	if s.opts.RecvTimeout > 0 {
+		return time.Now().Add(s.opts.RecvTimeout)
+	}
+	return time.Time{}
+}
+
+// release is called when Recv is done with a frame: the last frame of a
+// read buffer that none of its frames escaped returns it to the pool.
+// s.recvMu must be held.
+func (s *Socket) release(f inFrame) {
+	rb := f.rb
+	if rb == nil {
+		return
+	}
+	rb.refs--
+	if rb.refs == 0 && !rb.escaped {
+		s.rbufs.Put(rb)
+	}
+}
+
+// own hands a frame to the caller for good: its read buffer is never
+// reused. s.recvMu must be held.
+func (s *Socket) own(f inFrame) {
+	if f.rb != nil {
+		f.rb.escaped = true
+		s.release(f)
+	}
+}
+
+// endView ends the validity of the frame the last RecvFrameView returned.
+// s.recvMu must be held.
+func (s *Socket) endView() {
+	if s.view != nil {
+		s.release(inFrame{rb: s.view})
+		s.view = nil
 	}
 }
 
@@ -93,10 +147,13 @@ func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
 	}
 }
 
-// skipMessage discards the rest of the message whose frame f was just taken.
+// skipMessage discards the message whose frame f was just taken, and the
+// rest of its frames.
 func (s *Socket) skipMessage(f inFrame) {
+	s.release(f)
 	for f.more {
 		f, _, _ = s.rawFrame(time.Time{})
+		s.release(f)
 	}
 }
 
@@ -126,6 +183,7 @@ func (s *Socket) recvReq(deadline time.Time) (inFrame, error) {
 			s.skipMessage(f)
 			continue
 		}
+		s.release(f) // the delimiter
 		f, _, err = s.rawFrame(deadline)
 		if err != nil {
 			return f, err
@@ -177,10 +235,16 @@ func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
 		}
 		if len(f.body) != 0 || !f.more {
 			// No delimiter, or nothing after it: not a request.
+			for _, e := range env {
+				s.release(e)
+			}
 			s.skipMessage(f)
 			continue
 		}
 		env = append(env, f) // the delimiter
+		for _, e := range env {
+			s.own(e) // kept for the reply
+		}
 		s.envBuf = env
 		body, _, _ := s.rawFrame(deadline)
 		s.stateMu.Lock()
@@ -197,16 +261,32 @@ func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
 // from. Within a message it keeps to the message's pipe (its frames are all
 // queued already). s.recvMu must be held.
 func (s *Socket) rawFrame(deadline time.Time) (inFrame, *pipe, error) {
-	if p := s.curIn; p != nil {
-		f := p.local[p.pos]
-		p.local[p.pos] = inFrame{}
-		p.pos++
-		if !f.more {
-			s.curIn = nil
-			s.rr++
+	p := s.curIn
+	if p == nil && len(s.active) > 0 && !s.ready.pending() {
+		// The common case: the pipe whose turn it is has frames on
+		// Recv's side already.
+		if q := s.active[s.rr%len(s.active)]; q.pos < len(q.local) {
+			p = q
 		}
-		return f, p, nil
 	}
+	if p == nil {
+		return s.rawFrameWait(deadline)
+	}
+	f := p.local[p.pos]
+	p.local[p.pos] = inFrame{}
+	p.pos++
+	if f.more {
+		s.curIn = p
+	} else {
+		s.curIn = nil
+		s.rr++
+	}
+	return f, p, nil
+}
+
+// rawFrameWait is rawFrame's path through the ready list, refills and
+// waiting.
+func (s *Socket) rawFrameWait(deadline time.Time) (inFrame, *pipe, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {

@@ -128,14 +128,7 @@ func (s *Socket) endMsg() {
 	s.pubDest = s.pubDest[:0]
 }
 
-func (s *Socket) isClosed() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Socket) isClosed() bool { return s.shut.Load() }
 
 // pipeUsable reports whether p is still attached to the socket.
 func (s *Socket) pipeUsable(p *pipe) bool {

@@ -35,6 +35,7 @@ type Socket struct {
 	// Between closed and done, connections still come up and drain queues.
 	done      bool
 	closing   chan struct{} // closed by Close: blocked Send and Recv return
+	shut      atomic.Bool   // set by Close, read on every Send
 	stopDial  chan struct{} // closed after linger: diallers stop
 	listeners []transport.Listener
 	bound     []string
@@ -66,6 +67,12 @@ type Socket struct {
 	rr     int
 	curIn  *pipe     // pipe whose message is being received
 	pendIn []inFrame // frames to hand out before the next raw one (ROUTER identity)
+	view   *rbuf     // buffer of the frame the last RecvFrameView returned
+
+	// rbufs recycles read buffers (see rbuf); viewing is set once Recv has
+	// used RecvFrameView, so that readers hand over every read's buffer.
+	rbufs   sync.Pool
+	viewing atomic.Bool
 
 	// REQ/REP state, guarded by stateMu.
 	stateMu   sync.Mutex
@@ -99,6 +106,8 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	size := s.readBufSize()
+	s.rbufs.New = func() any { return &rbuf{b: make([]byte, size)} }
 	if t == SUB {
 		for _, p := range opts.Subscribe {
 			s.subs.add(p)
@@ -108,6 +117,16 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 	}
 	s.outPipes.Store(&[]*pipe{})
 	return s, nil
+}
+
+// readBufSize is the size of a connection's read buffer.
+func (s *Socket) readBufSize() int { return max(s.opts.InBatchSize, 512) }
+
+// getReadBuf returns an empty read buffer from the pool.
+func (s *Socket) getReadBuf() *rbuf {
+	rb := s.rbufs.Get().(*rbuf)
+	rb.refs, rb.escaped = 0, false
+	return rb
 }
 
 // Type returns the socket's type.
@@ -475,6 +494,7 @@ func (s *Socket) Close() error {
 		return ErrClosed
 	}
 	s.closed = true
+	s.shut.Store(true)
 	close(s.closing)
 	for _, l := range s.listeners {
 		l.Close()

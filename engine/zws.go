@@ -428,7 +428,7 @@ func (c *conn) handshakeZWS() (md metadata, buf []byte, r, w int, err error) {
 		return nil, nil, 0, 0, err
 	}
 
-	buf = make([]byte, max(s.opts.InBatchSize, 512))
+	buf = s.getReadBuf().b
 	for {
 		h, ok, err := c.codec.decodeHeader(buf[r:w])
 		if err != nil {

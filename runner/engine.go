@@ -80,7 +80,9 @@ type Socket interface {
 	// this path allocation-free where the engine allows.
 	Send(frame []byte) error
 	// RecvFrame returns the next frame and whether more frames of the same
-	// message follow. The caller owns frame.
+	// message follow. frame is valid until the next RecvFrame on this
+	// socket (an adapter may hand out the engine's own buffer); the caller
+	// copies what it keeps longer.
 	RecvFrame() (frame []byte, more bool, err error)
 	// Close closes the socket; pending messages may be discarded.
 	Close() error

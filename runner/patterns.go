@@ -78,6 +78,9 @@ type reader struct {
 	s      Socket
 	routed bool
 	frames [][]byte
+	// kept holds copies of a message's frames before its last: RecvFrame's
+	// frame is valid only until the next call.
+	kept [maxFrames][]byte
 }
 
 // msgKind is what a received message turned out to be.
@@ -100,6 +103,11 @@ func (r *reader) read() (kind msgKind, body []byte, code byte, from []byte, err 
 		}
 		if len(r.frames) == maxFrames {
 			return 0, nil, 0, nil, fmt.Errorf("%w: more than %d frames", ErrUnexpectedMessage, maxFrames)
+		}
+		if more {
+			i := len(r.frames)
+			r.kept[i] = append(r.kept[i][:0], f...)
+			f = r.kept[i]
 		}
 		r.frames = append(r.frames, f)
 		if !more {

@@ -155,11 +155,6 @@ type Libzmq struct{}
 // refuses ZMQ_OUT_BATCH_SIZE.
 const libzmqOutBatchSize = 8192
 
-// libzmqChunk bounds the Go allocation that received frames share: small
-// enough to stay one of the allocator's size classes (a larger allocation
-// takes pages of its own, zeroed and faulted in on every burst).
-const libzmqChunk = 8192
-
 // Name implements runner.Engine.
 func (Libzmq) Name() string { return LibzmqName }
 
@@ -270,8 +265,9 @@ type libzmqSocket struct {
 	sock   C.uintptr_t // 0 once closed
 	frames [C.ZB_BATCH][]byte
 	more   [C.ZB_BATCH]bool
-	held   int // frames of the last zb_recv, copied into frames
-	next   int // the next of them RecvFrame returns
+	held   int    // frames of the last zb_recv, copied into frames
+	next   int    // the next of them RecvFrame returns
+	buf    []byte // receive buffer the frames of a burst are copied into
 }
 
 func newLibzmqSocket(t C.int) (*libzmqSocket, error) {
@@ -377,13 +373,15 @@ func (s *libzmqSocket) SendMore(frame []byte) error { return s.send(frame, C.ZMQ
 func (s *libzmqSocket) Send(frame []byte) error { return s.send(frame, 0) }
 
 // RecvFrame implements runner.Socket. One cgo call takes every frame
-// already queued (up to ZB_BATCH) out of libzmq; they are copied at once
-// into one new Go allocation, and this and the following RecvFrames hand
-// them out without crossing into C: the Go/C boundary and the allocator are
-// paid per burst, not per frame, as a C program calling libzmq pays neither.
-// Each frame is a slice of its own (capacity = length) that the caller owns.
-// A burst leaves libzmq's queue at once, so up to ZB_BATCH - 1 messages wait
-// here beyond the socket's receive high-water mark.
+// already queued (up to ZB_BATCH) out of libzmq; they are copied at once into
+// the socket's receive buffer, and this and the following RecvFrames hand
+// them out without crossing into C: the Go/C boundary is paid per burst, not
+// per frame, as a C program calling libzmq pays none. A frame is valid until
+// the next RecvFrame (runner.Socket's contract), so the buffer is reused for
+// the next burst and receiving allocates nothing once it has grown to the
+// largest burst. A burst leaves libzmq's queue at once, so up to
+// ZB_BATCH - 1 messages wait here beyond the socket's receive high-water
+// mark.
 func (s *libzmqSocket) RecvFrame() ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -402,31 +400,26 @@ func (s *libzmqSocket) RecvFrame() ([]byte, bool, error) {
 	return f, s.more[i], nil
 }
 
-// fill receives the next burst of frames and copies them out of libzmq.
-// Consecutive frames share an allocation of up to libzmqChunk bytes; a
-// larger frame has one of its own.
+// fill receives the next burst of frames and copies them out of libzmq into
+// the receive buffer.
 func (s *libzmqSocket) fill() error {
 	s.held, s.next = 0, 0
 	n := int(C.zb_recv(s.sock, C.uintptr_t(uintptr(unsafe.Pointer(s.rx)))))
 	if n < 0 {
 		return libzmqError("recv", C.int(n))
 	}
-	var chunk []byte
+	total := 0
+	for i := range n {
+		total += int(s.rx.size[i])
+	}
+	if cap(s.buf) < total {
+		s.buf = make([]byte, total)
+	}
+	buf := s.buf[:total]
 	for i := range n {
 		size := int(s.rx.size[i])
-		if size > len(chunk) {
-			if size > libzmqChunk/2 {
-				chunk = make([]byte, size)
-			} else {
-				want := 0
-				for j := i; j < n && want+int(s.rx.size[j]) <= libzmqChunk; j++ {
-					want += int(s.rx.size[j])
-				}
-				chunk = make([]byte, want)
-			}
-		}
-		f := chunk[:size:size]
-		chunk = chunk[size:]
+		f := buf[:size:size]
+		buf = buf[size:]
 		if size > 0 {
 			copy(f, unsafe.Slice((*byte)(s.rx.data[i]), size))
 		}

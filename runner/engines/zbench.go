@@ -80,8 +80,10 @@ func (z zbenchSocket) SendMore(frame []byte) error { return z.s.SendMore(frame) 
 // Send implements runner.Socket.
 func (z zbenchSocket) Send(frame []byte) error { return z.s.Send(frame) }
 
-// RecvFrame implements runner.Socket.
-func (z zbenchSocket) RecvFrame() ([]byte, bool, error) { return z.s.RecvFrame() }
+// RecvFrame implements runner.Socket through the engine's RecvFrameView:
+// the frame is valid until the next RecvFrame, as runner.Socket allows, and
+// the engine recycles its read buffers instead of allocating.
+func (z zbenchSocket) RecvFrame() ([]byte, bool, error) { return z.s.RecvFrameView() }
 
 // Close implements runner.Socket.
 func (z zbenchSocket) Close() error { return z.s.Close() }
