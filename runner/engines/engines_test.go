@@ -3,6 +3,7 @@ package engines_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,8 +98,20 @@ func TestZbenchEveryPattern(t *testing.T) {
 	protocols := []string{matrix.ProtocolTCP, matrix.ProtocolIPC, matrix.ProtocolWS}
 	for _, s := range runAll(t, engines.ZbenchName, protocols, nil) {
 		e := s.Engine
-		if !e.Available || e.MsgsOut == 0 || e.Writes == 0 || e.MsgsIn != e.MsgsOut {
-			t.Errorf("telemetry %+v: want messages out = messages in > 0", e)
+		if !e.Available || e.MsgsOut == 0 || e.Writes == 0 || e.MsgsIn == 0 {
+			t.Errorf("%s: telemetry %+v: want messages and writes counted", s.Cell, e)
+			continue
+		}
+		// A reliable link delivers, within the phase, exactly what was sent.
+		// A pub-sub link may drop at the high-water mark, and its end
+		// marker is repeated until seen, so a repeat can arrive after the
+		// phase's snapshot: out >= in there.
+		if strings.Contains(s.Cell, "pattern=pub-sub/") {
+			if e.MsgsIn > e.MsgsOut {
+				t.Errorf("%s: telemetry %+v: more messages in than out", s.Cell, e)
+			}
+		} else if e.MsgsIn != e.MsgsOut {
+			t.Errorf("%s: telemetry %+v: want messages out = messages in", s.Cell, e)
 		}
 	}
 }
