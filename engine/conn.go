@@ -290,30 +290,37 @@ func (c *conn) handshake() (md metadata, buf []byte, r, w int, err error) {
 	r = greetingSize
 
 	// The first frame after the greeting must be READY (or ERROR).
+	h, body, r, w, err := c.handshakeFrame(buf, r, w)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	if h.flags&flagCommand == 0 {
+		return nil, nil, 0, 0, protocolErrorf("handshake: got a message frame before READY")
+	}
+	if md, err = c.readyFrom(body); err != nil {
+		return nil, nil, 0, 0, err
+	}
+	c.countHandshakeTail(r, w)
+	return md, buf, r, w, nil
+}
+
+// handshakeFrame reads until buf[r:w] starts with a whole frame, and returns
+// it (body finished by the codec) with r moved past it. A handshake frame
+// must fit the read buffer.
+func (c *conn) handshakeFrame(buf []byte, r, w int) (h frameHeader, body []byte, nr, nw int, err error) {
 	for {
 		h, ok, err := c.codec.decodeHeader(buf[r:w])
 		if err != nil {
-			return nil, nil, 0, 0, err
+			return h, nil, r, w, err
 		}
 		if ok {
-			if h.flags&flagCommand == 0 {
-				return nil, nil, 0, 0, protocolErrorf("handshake: got a message frame before READY")
-			}
 			if int64(len(buf)-r) < int64(h.hdrLen)+h.bodyLen {
-				return nil, nil, 0, 0, protocolErrorf("handshake: %d-octet command does not fit the %d-octet read buffer", h.bodyLen, len(buf))
+				return h, nil, r, w, protocolErrorf("handshake: %d-octet frame does not fit the %d-octet read buffer", h.bodyLen, len(buf))
 			}
 			if end := r + h.hdrLen + int(h.bodyLen); end <= w {
 				body := buf[r+h.hdrLen : end]
 				c.codec.finishBody(h, body)
-				r = end
-				md, err = c.readyFrom(body)
-				if err == nil && w > r {
-					// Traffic that came in with the handshake counts as
-					// read; the handshake itself does not (as on the
-					// sending side).
-					c.countRead(w - r)
-				}
-				return md, buf, r, w, err
+				return h, body, end, w, nil
 			}
 		}
 		if w == len(buf) {
@@ -324,8 +331,17 @@ func (c *conn) handshake() (md metadata, buf []byte, r, w int, err error) {
 		n, err := c.tc.Read(buf[w:])
 		w += n
 		if err != nil && !(n > 0 && err == io.EOF) {
-			return nil, nil, 0, 0, err
+			return h, nil, r, w, err
 		}
+	}
+}
+
+// countHandshakeTail counts traffic that came in with the handshake
+// (buf[r:w] after it) as read; the handshake itself is not counted, as on
+// the sending side.
+func (c *conn) countHandshakeTail(r, w int) {
+	if w > r {
+		c.countRead(w - r)
 	}
 }
 

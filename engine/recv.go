@@ -272,6 +272,12 @@ func (s *Socket) rawFrame(deadline time.Time) (inFrame, *pipe, error) {
 	if p == nil {
 		return s.rawFrameWait(deadline)
 	}
+	return s.take(p), p, nil
+}
+
+// take pops the next frame from p's Recv-side queue and keeps to p until
+// the message's last frame. s.recvMu must be held.
+func (s *Socket) take(p *pipe) inFrame {
 	f := p.local[p.pos]
 	p.local[p.pos] = inFrame{}
 	p.pos++
@@ -281,7 +287,7 @@ func (s *Socket) rawFrame(deadline time.Time) (inFrame, *pipe, error) {
 		s.curIn = nil
 		s.rr++
 	}
-	return f, p, nil
+	return f
 }
 
 // rawFrameWait is rawFrame's path through the ready list, refills and
@@ -331,15 +337,7 @@ func (s *Socket) rawFrameWait(deadline time.Time) (inFrame, *pipe, error) {
 			s.active = s.active[:last]
 			continue
 		}
-		f := p.local[p.pos]
-		p.local[p.pos] = inFrame{}
-		p.pos++
-		if f.more {
-			s.curIn = p
-		} else {
-			s.rr++
-		}
-		return f, p, nil
+		return s.take(p), p, nil
 	}
 }
 

@@ -430,60 +430,38 @@ func (c *conn) handshakeZWS() (md metadata, buf []byte, r, w int, err error) {
 
 	buf = s.getReadBuf().b
 	for {
-		h, ok, err := c.codec.decodeHeader(buf[r:w])
+		var h frameHeader
+		var body []byte
+		h, body, r, w, err = c.handshakeFrame(buf, r, w)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
-		if ok {
-			if int64(len(buf)-r) < int64(h.hdrLen)+h.bodyLen {
-				return nil, nil, 0, 0, protocolErrorf("handshake: %d-octet frame does not fit the %d-octet read buffer", h.bodyLen, len(buf))
+		switch {
+		case h.ctrl == byte(ws.OpPing):
+			if _, err := c.tc.Write(appendWSControl(nil, c.tc.Client, ws.OpPong, body)); err != nil {
+				return nil, nil, 0, 0, err
 			}
-			if end := r + h.hdrLen + int(h.bodyLen); end <= w {
-				body := buf[r+h.hdrLen : end]
-				c.codec.finishBody(h, body)
-				r = end
-				switch {
-				case h.ctrl == byte(ws.OpPing):
-					if _, err := c.tc.Write(appendWSControl(nil, c.tc.Client, ws.OpPong, body)); err != nil {
-						return nil, nil, 0, 0, err
-					}
-					continue
-				case h.ctrl == byte(ws.OpClose):
-					return nil, nil, 0, 0, wsPeerClosed(body)
-				case h.ctrl != 0:
-					continue
-				case noMech:
-					if h.flags != 0 {
-						return nil, nil, 0, 0, protocolErrorf("handshake: ZWS2.0 peer's first message (flags %#02x) is not a one-frame routing identity", h.flags)
-					}
-					if len(body) > maxShortBody {
-						return nil, nil, 0, 0, protocolErrorf("handshake: ZWS2.0 routing identity of %d octets exceeds %d", len(body), maxShortBody)
-					}
-					md = metadata{{name: "Identity", value: bytes.Clone(body)}}
-				case h.flags&flagCommand == 0:
-					return nil, nil, 0, 0, protocolErrorf("handshake: got a message frame before READY")
-				default:
-					if md, err = c.readyFrom(body); err != nil {
-						return nil, nil, 0, 0, err
-					}
-				}
-				if w > r {
-					// Traffic that came in with the handshake counts as
-					// read, as on ZMTP.
-					c.countRead(w - r)
-				}
-				return md, buf, r, w, nil
+			continue
+		case h.ctrl == byte(ws.OpClose):
+			return nil, nil, 0, 0, wsPeerClosed(body)
+		case h.ctrl != 0:
+			continue
+		case noMech:
+			if h.flags != 0 {
+				return nil, nil, 0, 0, protocolErrorf("handshake: ZWS2.0 peer's first message (flags %#02x) is not a one-frame routing identity", h.flags)
+			}
+			if len(body) > maxShortBody {
+				return nil, nil, 0, 0, protocolErrorf("handshake: ZWS2.0 routing identity of %d octets exceeds %d", len(body), maxShortBody)
+			}
+			md = metadata{{name: "Identity", value: bytes.Clone(body)}}
+		case h.flags&flagCommand == 0:
+			return nil, nil, 0, 0, protocolErrorf("handshake: got a message frame before READY")
+		default:
+			if md, err = c.readyFrom(body); err != nil {
+				return nil, nil, 0, 0, err
 			}
 		}
-		if w == len(buf) {
-			copy(buf, buf[r:w])
-			w -= r
-			r = 0
-		}
-		n, err := c.tc.Read(buf[w:])
-		w += n
-		if err != nil && !(n > 0 && err == io.EOF) {
-			return nil, nil, 0, 0, err
-		}
+		c.countHandshakeTail(r, w)
+		return md, buf, r, w, nil
 	}
 }

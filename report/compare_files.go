@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,41 +25,7 @@ func WriteResultSet(dir string, r *Result) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := WriteJSON(&buf, r); err != nil {
-		return fmt.Errorf("report: encode %s: %w", ResultsJSONFile, err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, ResultsJSONFile), buf.Bytes()); err != nil {
-		return err
-	}
-	buf.Reset()
-	if err := WriteBenchfmt(&buf, r); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, BenchmarkFile), buf.Bytes()); err != nil {
-		return err
-	}
-	var drawn []Chart
-	var chartErrs []error
-	for _, ch := range PlanCharts(r.Cells) {
-		png, err := ch.PNG()
-		if err == nil {
-			err = writeFileAtomic(filepath.Join(dir, ch.File), png)
-		}
-		if err != nil {
-			chartErrs = append(chartErrs, err)
-			continue
-		}
-		drawn = append(drawn, ch)
-	}
-	buf.Reset()
-	if err := WriteMarkdown(&buf, r, drawn); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, MarkdownFile), buf.Bytes()); err != nil {
-		return err
-	}
-	return errors.Join(chartErrs...)
+	return writeResultFiles(dir, r)
 }
 
 // WriteComparisonFiles writes the comparison into dir (which must exist) as

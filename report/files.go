@@ -46,22 +46,38 @@ func WriteDir(root string, r *Result) (dir string, err error) {
 		return "", err
 	}
 
+	filesErr := writeResultFiles(dir, r)
+	if filesErr != nil && !errors.Is(filesErr, errChart) {
+		return dir, filesErr
+	}
+	if err := pointLatest(root, filepath.Base(dir)); err != nil {
+		return dir, err
+	}
+	return dir, filesErr
+}
+
+// errChart marks chart errors: every other file was written.
+var errChart = errors.New("report: chart not drawn")
+
+// writeResultFiles writes results.json, benchmark_result.txt, the charts and
+// BENCHMARK_RESULTS.md into dir, each atomically. A chart that cannot be
+// drawn is left out of the Markdown and reported (wrapping errChart) after
+// everything else is written.
+func writeResultFiles(dir string, r *Result) error {
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, r); err != nil {
-		return dir, fmt.Errorf("report: encode %s: %w", ResultsJSONFile, err)
+		return fmt.Errorf("report: encode %s: %w", ResultsJSONFile, err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, ResultsJSONFile), buf.Bytes()); err != nil {
-		return dir, err
+		return err
 	}
-
 	buf.Reset()
 	if err := WriteBenchfmt(&buf, r); err != nil {
-		return dir, err
+		return err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, BenchmarkFile), buf.Bytes()); err != nil {
-		return dir, err
+		return err
 	}
-
 	var drawn []Chart
 	var chartErrs []error
 	for _, ch := range PlanCharts(r.Cells) {
@@ -70,24 +86,19 @@ func WriteDir(root string, r *Result) (dir string, err error) {
 			err = writeFileAtomic(filepath.Join(dir, ch.File), png)
 		}
 		if err != nil {
-			chartErrs = append(chartErrs, err)
+			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, ch.File, err))
 			continue
 		}
 		drawn = append(drawn, ch)
 	}
-
 	buf.Reset()
 	if err := WriteMarkdown(&buf, r, drawn); err != nil {
-		return dir, err
+		return err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, MarkdownFile), buf.Bytes()); err != nil {
-		return dir, err
+		return err
 	}
-
-	if err := pointLatest(root, filepath.Base(dir)); err != nil {
-		return dir, err
-	}
-	return dir, errors.Join(chartErrs...)
+	return errors.Join(chartErrs...)
 }
 
 // makeNewDir creates root/name, or root/name-2, -3… when taken. os.Mkdir

@@ -130,12 +130,8 @@ more (the quick profile has 3).`,
 	fl.StringVar(&opts.Head, "head", "", "git revision of the head side (default: the working tree as it is, uncommitted changes included)")
 	fl.StringVar(&opts.Out, "out", "", "directory to write both result sets and the comparison into; must not exist (default: results/<time>-ab-<base>-<head>)")
 	fl.StringVar(&opts.Tags, "tags", "", "build tags for both builds, e.g. libzmq")
-	fl.StringVar(&opts.run.Scenarios, "scenarios", matrix.DefaultFile, "scenario file (this one is used for both sides)")
-	fl.StringVar(&opts.run.Profile, "profile", "", "profile to run (default: the file's default_profile)")
-	fl.IntVar(&opts.run.Runs, "runs", 0, "runs of every cell on each side, overriding the profile's (>= 1; 6 or more to judge changes)")
-	fl.StringArrayVar(&opts.run.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
-	fl.StringVar(&opts.run.CPUs, "cpus", "", `pin the workers to these CPUs: "0", "0-1", "0,2" (default: the inherited mask)`)
-	fl.StringSliceVar(&opts.run.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
+	opts.run.addMatrixFlags(fl, "scenario file (this one is used for both sides)",
+		"runs of every cell on each side, overriding the profile's (>= 1; 6 or more to judge changes)")
 	opts.register(fl)
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"zbench/matrix"
 	"zbench/report"
@@ -89,14 +90,20 @@ as well. The mask is recorded with every run.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Scenarios, "scenarios", matrix.DefaultFile, "scenario file")
-	fl.StringVar(&opts.Profile, "profile", "", "profile to run (default: the file's default_profile)")
-	fl.IntVar(&opts.Runs, "runs", 0, "runs of every cell, overriding the profile's (>= 1)")
-	fl.StringArrayVar(&opts.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
+	opts.addMatrixFlags(fl, "scenario file", "runs of every cell, overriding the profile's (>= 1)")
 	fl.StringVar(&opts.Out, "out", report.DefaultRoot, "directory the results directory is made in")
-	fl.StringVar(&opts.CPUs, "cpus", "", `pin the workers to these CPUs: "0", "0-1", "0,2" (default: the inherited mask)`)
-	fl.StringSliceVar(&opts.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
 	return cmd
+}
+
+// addMatrixFlags defines the flags that choose what runs (shared by run and
+// ab): scenario file, profile, runs, filter, CPU pinning, engines.
+func (o *runOptions) addMatrixFlags(fl *pflag.FlagSet, scenariosHelp, runsHelp string) {
+	fl.StringVar(&o.Scenarios, "scenarios", matrix.DefaultFile, scenariosHelp)
+	fl.StringVar(&o.Profile, "profile", "", "profile to run (default: the file's default_profile)")
+	fl.IntVar(&o.Runs, "runs", 0, runsHelp)
+	fl.StringArrayVar(&o.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
+	fl.StringVar(&o.CPUs, "cpus", "", `pin the workers to these CPUs: "0", "0-1", "0,2" (default: the inherited mask)`)
+	fl.StringSliceVar(&o.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
 }
 
 // resolve validates every input and resolves the scenario, so that nothing
