@@ -65,6 +65,7 @@ func runEngine(t *testing.T, eng runner.Engine, protocols []string, tweak func(*
 				if err != nil {
 					t.Fatal(err)
 				}
+				s.Cell = c.ID()
 				tp := s.Throughput
 				want := int64(c.Sockets * c.Workload.ThroughputMessages)
 				if c.Workload.ThroughputDuration > 0 {
