@@ -225,3 +225,38 @@ func TestEngineComparisonBaseline(t *testing.T) {
 		t.Error("a single-engine result has a comparison section")
 	}
 }
+
+// The stdout summary and results.json say which axes an engine could not
+// set, as the Markdown does.
+func TestSummaryAndJSONShowNotApplicable(t *testing.T) {
+	r := enginesFixture()
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, r.Cells); err != nil {
+		t.Fatal(err)
+	}
+	var libzmq, zbench string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 5 && f[1] == "tcp" && f[2] == "32" {
+			switch f[0] {
+			case matrix.EngineLibzmq:
+				libzmq = line
+			case matrix.EngineZbench:
+				zbench = line
+			}
+		}
+	}
+	if f := strings.Fields(libzmq); len(f) < 7 || f[4] != "n/a" || f[5] != "n/a" {
+		t.Errorf("libzmq summary row %q: want out_batch and batching n/a", libzmq)
+	}
+	if f := strings.Fields(zbench); len(f) < 7 || f[4] != "8192" || f[5] != "on" {
+		t.Errorf("zbench summary row %q: want out_batch 8192 and batching on", zbench)
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"not_applicable": [`) {
+		t.Error("results.json has no not_applicable list for the libzmq cells")
+	}
+}

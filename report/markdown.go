@@ -94,7 +94,6 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 	bw.WriteString(legend)
 
 	bw.WriteString("\n## Results\n")
-	na := notApplicable(r)
 	multi := len(axisValues(r.Cells, matrix.AxisEngine)) > 1 || len(axisValues(r.Cells, matrix.AxisPattern)) > 1
 	for _, g := range tableGroups(r.Cells) {
 		if multi {
@@ -112,7 +111,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 		}
 		bw.WriteString("---|\n")
 		for _, c := range g.cells {
-			bw.WriteString(keyColumns(c, na[c.ID]))
+			bw.WriteString(keyColumns(c, c.NotApplicable))
 			for _, col := range tableColumns {
 				bw.WriteString(" " + cellFigure(c, col.metric, true) + " |")
 			}
@@ -121,7 +120,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 	}
 
 	if len(axisValues(r.Cells, matrix.AxisEngine)) > 1 {
-		writeEngineComparison(bw, r.Cells, na)
+		writeEngineComparison(bw, r.Cells)
 	}
 
 	writeNotes(bw, r.Cells, r.Samples)
@@ -338,21 +337,6 @@ func keyColumns(c *CellResult, na []string) string {
 	return fmt.Sprintf("| %s | %s | %s | %s |", FormatSize(c.Size), obs, wb, sockets)
 }
 
-// notApplicable maps cell IDs to the axes their runs' notes mark as not
-// applicable (runner.Sample.NotApplicable).
-func notApplicable(r *Result) map[string][]string {
-	na := map[string][]string{}
-	for i := range r.Samples {
-		s := &r.Samples[i]
-		for _, a := range s.NotApplicable() {
-			if !slices.Contains(na[s.Cell], a) {
-				na[s.Cell] = append(na[s.Cell], a)
-			}
-		}
-	}
-	return na
-}
-
 // engineNotes lists the distinct notes the runs of each engine carry, as
 // Notes lines: "- `zmq4`: n/a: out_batch_size, …: why".
 func engineNotes(cells []CellResult, samples []runner.Sample) []string {
@@ -399,7 +383,7 @@ func comparisonBaseline(engines []string) string {
 // engine has a cell for, one row per engine with its msg/s, RTT p50, RTT p99
 // and CPU ns/msg (medians), each with its ratio to the baseline engine's
 // figure for the same combination.
-func writeEngineComparison(bw *bufio.Writer, cells []CellResult, na map[string][]string) {
+func writeEngineComparison(bw *bufio.Writer, cells []CellResult) {
 	engines := axisValues(cells, matrix.AxisEngine)
 	base := comparisonBaseline(engines)
 	type key struct {
@@ -471,7 +455,7 @@ func writeEngineComparison(bw *bufio.Writer, cells []CellResult, na map[string][
 			if !ok {
 				continue
 			}
-			bw.WriteString(keyColumns(c, na[c.ID]))
+			bw.WriteString(keyColumns(c, c.NotApplicable))
 			fmt.Fprintf(bw, " %s |", mdEscape(eng))
 			for _, col := range comparisonColumns {
 				fmt.Fprintf(bw, " %s | %s |", cellFigure(c, col.metric, false), ratioText(c, baseCell, col.metric))

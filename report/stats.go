@@ -120,6 +120,9 @@ type CellResult struct {
 	// metric no ok run carried is absent.
 	Metrics  map[string]Stat `json:"metrics"`
 	Warnings []Warning       `json:"warnings,omitempty"`
+	// NotApplicable lists the axes whose value the cell's engine could not
+	// set (its runs' notes say why); renderers show them as "n/a".
+	NotApplicable []string `json:"not_applicable,omitempty"`
 }
 
 // Stat returns the summary of the named metric, and false when the cell has
@@ -166,6 +169,11 @@ func aggregateCell(c matrix.Cell, samples []runner.Sample, idx []int) CellResult
 		}
 		if s.Status != runner.StatusOK && cr.Reason == "" {
 			cr.Reason = sampleReason(s)
+		}
+		for _, a := range s.NotApplicable() {
+			if !slices.Contains(cr.NotApplicable, a) {
+				cr.NotApplicable = append(cr.NotApplicable, a)
+			}
 		}
 	}
 	cr.Status = cellStatus(cr.Runs)

@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,7 +14,8 @@ import (
 // WriteSummary writes the stdout summary of a run: an aligned table with one
 // row per cell, in the order given: its axes (engine and pattern only when
 // the cells have more than one), msg/s, RTT p50 and p99, CPU %, RSS MiB,
-// msgs/write (medians; "n/a" when absent) and status.
+// msgs/write (medians; "n/a" when absent) and status. An axis the cell's
+// engine could not set shows as "n/a".
 func WriteSummary(w io.Writer, cells []CellResult) error {
 	showEngine := len(axisValues(cells, matrix.AxisEngine)) > 1
 	showPattern := len(axisValues(cells, matrix.AxisPattern)) > 1
@@ -50,8 +52,14 @@ func WriteSummary(w io.Writer, cells []CellResult) error {
 		if showPattern {
 			row = append(row, c.Pattern)
 		}
-		row = append(row, c.Protocol, FormatSize(c.Size), strconv.Itoa(c.OutBatchSize), onOff(c.WriteBatching),
-			strconv.Itoa(c.Sockets))
+		obs, wb := strconv.Itoa(c.OutBatchSize), onOff(c.WriteBatching)
+		if slices.Contains(c.NotApplicable, matrix.AxisOutBatchSize) {
+			obs = "n/a"
+		}
+		if slices.Contains(c.NotApplicable, matrix.AxisWriteBatching) {
+			wb = "n/a"
+		}
+		row = append(row, c.Protocol, FormatSize(c.Size), obs, wb, strconv.Itoa(c.Sockets))
 		for _, m := range []string{MetricMsgsPerSec, MetricRTTP50, MetricRTTP99, MetricCPUPercent, MetricRSSBytes, MetricMsgsPerWrite} {
 			row = append(row, cellFigure(c, m, false))
 		}
