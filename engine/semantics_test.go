@@ -619,25 +619,28 @@ func TestNotSupported(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	const d = 50 * time.Millisecond
-	push := newTestSocket(t, PUSH, func(o *Options) { o.SendTimeout = d })
-	start := time.Now()
-	if err := push.Send([]byte("x")); !errors.Is(err, ErrTimeout) {
-		t.Errorf("PUSH Send without a peer = %v, want ErrTimeout", err)
-	} else if el := time.Since(start); el < d {
-		t.Errorf("Send timed out after %v, before SendTimeout %v", el, d)
-	}
-	pull := newTestSocket(t, PULL, func(o *Options) { o.RecvTimeout = d })
-	start = time.Now()
-	if _, err := pull.RecvMsg(); !errors.Is(err, ErrTimeout) {
-		t.Errorf("PULL Recv without a message = %v, want ErrTimeout", err)
-	} else if el := time.Since(start); el < d {
-		t.Errorf("Recv timed out after %v, before RecvTimeout %v", el, d)
-	}
-	// The socket still works after a timeout. The short RecvTimeout may
-	// expire again while the new connection comes up (a ws upgrade under
-	// the race detector can take longer), so timeouts are retried here up
-	// to waitTimeout.
+	// Fresh sockets per transport: a connecting PUSH queues for every
+	// endpoint it was given, so one shared across transports could queue
+	// "after" for an endpoint an earlier case already removed.
 	forEachTransport(t, func(t *testing.T, bindEP string) {
+		push := newTestSocket(t, PUSH, func(o *Options) { o.SendTimeout = d })
+		start := time.Now()
+		if err := push.Send([]byte("x")); !errors.Is(err, ErrTimeout) {
+			t.Errorf("PUSH Send without a peer = %v, want ErrTimeout", err)
+		} else if el := time.Since(start); el < d {
+			t.Errorf("Send timed out after %v, before SendTimeout %v", el, d)
+		}
+		pull := newTestSocket(t, PULL, func(o *Options) { o.RecvTimeout = d })
+		start = time.Now()
+		if _, err := pull.RecvMsg(); !errors.Is(err, ErrTimeout) {
+			t.Errorf("PULL Recv without a message = %v, want ErrTimeout", err)
+		} else if el := time.Since(start); el < d {
+			t.Errorf("Recv timed out after %v, before RecvTimeout %v", el, d)
+		}
+		// The sockets still work after a timeout. The short RecvTimeout
+		// may expire again while the connection comes up (a ws upgrade
+		// under the race detector can take longer), so timeouts are
+		// retried here up to waitTimeout.
 		connectSocket(t, push, bindSocket(t, pull, bindEP))
 		mustSend(t, push, []byte("after"))
 		deadline := time.Now().Add(waitTimeout)
