@@ -123,9 +123,6 @@ func (q *outQueue) putSeg(sg *seg) {
 	}
 }
 
-// queued reports whether anything waits to be written. q.mu must be held.
-func (q *outQueue) queuedLocked() bool { return len(q.segs) > 0 }
-
 // dropPartial is called when a connection died: a seg that was partly
 // written is gone with the connection, and so are the remaining frames of a
 // message whose first frames were written (the peer saw only part of it).

@@ -68,7 +68,3 @@ func (t Type) compatible(peer string) bool {
 	}
 	return false
 }
-
-// receives and sends report what the type can do.
-func (t Type) receives() bool { return t != PUB && t != PUSH }
-func (t Type) sends() bool    { return t != SUB && t != PULL }

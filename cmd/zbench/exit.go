@@ -12,9 +12,8 @@ const (
 // exitError carries the exit code an error maps to. Commands wrap their
 // errors with badInput or failed; anything else is a failure (1).
 type exitError struct {
-	code   int
-	err    error
-	silent bool // already reported to the user; print nothing more
+	code int
+	err  error
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -25,10 +24,6 @@ func badInput(err error) error { return &exitError{code: exitBadInput, err: err}
 
 // failed marks err as a failure of the work itself (exit 1).
 func failed(err error) error { return &exitError{code: exitFailed, err: err} }
-
-// silentFailure reports exit 1 for an outcome the command already explained
-// on its own output (failed runs listed in the summary, a tripped gate).
-func silentFailure(err error) error { return &exitError{code: exitFailed, err: err, silent: true} }
 
 // exitCode maps an error returned by a command to the process exit code, in
 // one place.
@@ -44,9 +39,4 @@ func exitCode(err error) int {
 		return exitBadInput
 	}
 	return exitFailed
-}
-
-func isSilent(err error) bool {
-	var ee *exitError
-	return errors.As(err, &ee) && ee.silent
 }

@@ -26,7 +26,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
-	if err != nil && !isSilent(err) {
+	if err != nil {
 		fmt.Fprintf(stderr, "zbench: %v\n", err)
 	}
 	return code
