@@ -104,6 +104,13 @@ const readLoopWatchdog = 5 * time.Second
 // connection failed. A panic or a hang is reported in the result.
 func runReadLoop(t testing.TB, typ Type, maxMsg int64, stream []byte, chunk int) readLoopResult {
 	t.Helper()
+	return runReadLoopOver(t, typ, maxMsg, stream, chunk, transport.Conn{Framing: transport.ZMTP})
+}
+
+// runReadLoopOver is runReadLoop for a connection of the given framing (tc
+// without its net.Conn, which is an in-memory pipe here).
+func runReadLoopOver(t testing.TB, typ Type, maxMsg int64, stream []byte, chunk int, tc transport.Conn) readLoopResult {
+	t.Helper()
 	o := DefaultOptions()
 	o.MaxMsgSize = maxMsg
 	o.InBatchSize = minInBatch
@@ -112,9 +119,14 @@ func runReadLoop(t testing.TB, typ Type, maxMsg int64, stream []byte, chunk int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPipe(s, false, "fuzz", zmtpCodec{})
+	codec, err := codecFor(tc.Framing, tc.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPipe(s, false, "fuzz", codec)
 	near, far := net.Pipe()
-	c := newConn(p, &transport.Conn{Conn: near, Framing: transport.ZMTP})
+	tc.Conn = near
+	c := newConn(p, &tc)
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)

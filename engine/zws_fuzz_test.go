@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
 
@@ -237,54 +235,8 @@ func zwsReference(stream []byte, maxMsg int64) (msgs [][]inFrame, why zwsStop, c
 // written in chunks, like runReadLoop does for ZMTP.
 func runZWSReadLoop(t testing.TB, maxMsg int64, stream []byte, chunk int) readLoopResult {
 	t.Helper()
-	o := DefaultOptions()
-	o.MaxMsgSize = maxMsg
-	o.InBatchSize = minInBatch
-	o.RcvHWM = 0
-	s, err := NewSocket(PULL, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newPipe(s, false, "fuzz", newZWSCodec(false))
-	near, far := net.Pipe()
-	c := newConn(p, &transport.Conn{Conn: near, Framing: transport.ZWS, Subprotocol: transport.SubprotocolNULL})
-	wrote := make(chan struct{})
-	go func() {
-		defer close(wrote)
-		for rest := stream; len(rest) > 0; {
-			n := min(chunk, len(rest))
-			if _, err := far.Write(rest[:n]); err != nil {
-				return
-			}
-			rest = rest[n:]
-		}
-		far.Close()
-	}()
-	var res readLoopResult
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { res.panicked = recover() }()
-		res.err = c.readLoop(make([]byte, max(o.InBatchSize, 512)), 0, 0)
-	}()
-	select {
-	case <-done:
-	case <-wrote:
-		select {
-		case <-done:
-		case <-time.After(readLoopWatchdog):
-			res.hung = true
-			c.fail(errors.New("watchdog"))
-			<-done
-		}
-	}
-	c.fail(res.err)
-	<-wrote
-	far.Close()
-	p.in.mu.Lock()
-	defer p.in.mu.Unlock()
-	res.frames, res.msgs = p.in.frames, int(p.in.msgsIn)
-	return res
+	return runReadLoopOver(t, PULL, maxMsg, stream, chunk,
+		transport.Conn{Framing: transport.ZWS, Subprotocol: transport.SubprotocolNULL})
 }
 
 // FuzzZWSReadLoop feeds arbitrary bytes, as a client would send them after
