@@ -17,10 +17,11 @@ const (
 	AxisOutBatchSize  = "out_batch_size"
 	AxisWriteBatching = "write_batching"
 	AxisSockets       = "sockets"
+	AxisProcesses     = "processes"
 )
 
 // Axes lists every axis name in identity order.
-var Axes = []string{AxisEngine, AxisPattern, AxisProtocol, AxisSize, AxisOutBatchSize, AxisWriteBatching, AxisSockets}
+var Axes = []string{AxisEngine, AxisPattern, AxisProtocol, AxisSize, AxisOutBatchSize, AxisWriteBatching, AxisSockets, AxisProcesses}
 
 // Cell is one point of the matrix: the axis values that fix what is measured,
 // plus the workload settings that say how long to measure it. A cell is
@@ -34,6 +35,9 @@ type Cell struct {
 	OutBatchSize  int    `json:"out_batch_size"` // bytes, >= 1
 	WriteBatching bool   `json:"write_batching"`
 	Sockets       int    `json:"sockets"` // independent socket pairs, >= 1
+	// Processes is the topology: 2 runs each side in its own worker
+	// process, 1 runs both sides in one.
+	Processes int `json:"processes"`
 
 	Workload Workload `json:"workload"`
 }
@@ -51,8 +55,8 @@ type Workload struct {
 // ID is the cell's stable identity: every axis as key=value, in Axes order,
 // joined by "/". It is the key that results and comparisons match cells by.
 func (c Cell) ID() string {
-	return fmt.Sprintf("engine=%s/pattern=%s/protocol=%s/size=%d/out_batch_size=%d/write_batching=%t/sockets=%d",
-		c.Engine, c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets)
+	return fmt.Sprintf("engine=%s/pattern=%s/protocol=%s/size=%d/out_batch_size=%d/write_batching=%t/sockets=%d/processes=%d",
+		c.Engine, c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets, c.Processes)
 }
 
 // Value returns the cell's value on the named axis, formatted as in ID, and
@@ -73,6 +77,8 @@ func (c Cell) Value(axis string) (string, bool) {
 		return strconv.FormatBool(c.WriteBatching), true
 	case AxisSockets:
 		return strconv.Itoa(c.Sockets), true
+	case AxisProcesses:
+		return strconv.Itoa(c.Processes), true
 	}
 	return "", false
 }

@@ -264,6 +264,7 @@ func TestRealScenarios(t *testing.T) {
 		OutBatchSize:  []int{8192, 1024, 1},
 		WriteBatching: []bool{true},
 		Sockets:       []int{1, 2, 4, 8},
+		Processes:     []int{2},
 	}
 	if fmt.Sprint(full.Axes) != fmt.Sprint(wantFull) {
 		t.Errorf("full axes %+v, want the plan's %+v", full.Axes, wantFull)

@@ -91,7 +91,7 @@ func (f *File) Resolve(name string) (*Scenario, error) {
 }
 
 // Cells expands the scenario's axes into cells, nested in [Axes] order:
-// engine varies slowest, sockets fastest; within an axis, values keep the
+// engine varies slowest, processes fastest; within an axis, values keep the
 // order of the file. Every cell carries the scenario's workload.
 func (s *Scenario) Cells() []Cell {
 	a := s.Axes
@@ -103,16 +103,19 @@ func (s *Scenario) Cells() []Cell {
 					for _, obs := range a.OutBatchSize {
 						for _, wb := range a.WriteBatching {
 							for _, sockets := range a.Sockets {
-								cells = append(cells, Cell{
-									Engine:        engine,
-									Pattern:       pattern,
-									Protocol:      protocol,
-									Size:          size,
-									OutBatchSize:  obs,
-									WriteBatching: wb,
-									Sockets:       sockets,
-									Workload:      s.Workload,
-								})
+								for _, procs := range a.Processes {
+									cells = append(cells, Cell{
+										Engine:        engine,
+										Pattern:       pattern,
+										Protocol:      protocol,
+										Size:          size,
+										OutBatchSize:  obs,
+										WriteBatching: wb,
+										Sockets:       sockets,
+										Processes:     procs,
+										Workload:      s.Workload,
+									})
+								}
 							}
 						}
 					}
@@ -141,6 +144,7 @@ func (s *Scenario) Narrow(f Filter) (*Scenario, error) {
 	n.Axes.OutBatchSize = keep(n.Axes.OutBatchSize, AxisOutBatchSize, f)
 	n.Axes.WriteBatching = keep(n.Axes.WriteBatching, AxisWriteBatching, f)
 	n.Axes.Sockets = keep(n.Axes.Sockets, AxisSockets, f)
+	n.Axes.Processes = keep(n.Axes.Processes, AxisProcesses, f)
 	if n.Axes.Count() == 0 {
 		return nil, f.noMatch(fmt.Sprintf("no cell of profile %q", s.Profile), s.Axes.Values)
 	}

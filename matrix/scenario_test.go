@@ -94,14 +94,14 @@ func TestCellsOrder(t *testing.T) {
 	s := resolve(t, parseSmall(t), "small")
 	// Axes order, engine outermost and sockets innermost; values in file order.
 	want := []string{
-		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=1",
-		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=2",
-		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=1",
-		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=1",
-		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1",
-		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
 	}
 	cells := s.Cells()
 	if got := ids(cells); !slices.Equal(got, want) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"zbench/engine"
 )
 
 // DefaultFile is the scenario file the commands read when none is named.
@@ -17,6 +19,10 @@ const (
 	EngineZbench = "zbench" // the embedded engine of this module
 	EngineLibzmq = "libzmq" // libzmq through cgo (needs the libzmq build tag)
 	EngineZmq4   = "zmq4"   // the pure Go go-zeromq/zmq4 engine
+	// EngineLibzmqC is libzmq driven by plain C programs, no Go in the
+	// process (tools/libzmq-thr): the reference row the libzmq engine's
+	// figures are checked against.
+	EngineLibzmqC = "libzmq-c"
 
 	// Mixed pairs, "SENDER>RECEIVER": in every socket pair the sending side
 	// (stream sender, client of round trips) runs on SENDER and the receiving
@@ -31,7 +37,7 @@ const MixedSep = ">"
 // Engines lists every engine a scenario may name, in the order help texts
 // show them. It is the one list of engines; adapters for new engines add
 // their name here.
-var Engines = []string{EngineZbench, EngineLibzmq, EngineZmq4, EngineZbenchToLibzmq, EngineLibzmqToZbench}
+var Engines = []string{EngineZbench, EngineLibzmq, EngineZmq4, EngineZbenchToLibzmq, EngineLibzmqToZbench, EngineLibzmqC}
 
 // SplitEngine splits a mixed pair's engine name ("zbench>libzmq") into the
 // sending and the receiving engine; mixed is false for a single engine's
@@ -72,6 +78,8 @@ const (
 	MaxSize         = 256 << 20 // largest message body, bytes (sizes are 0..MaxSize)
 	MaxOutBatchSize = MaxSize   // largest out_batch_size, bytes (1..MaxOutBatchSize)
 	MaxSockets      = 1024      // most socket pairs in one cell (1..MaxSockets)
+	MinProcesses    = 1         // both sides in one worker process
+	MaxProcesses    = 2         // one worker process per side
 	MaxCells        = 100000    // most cells one profile may expand to
 )
 
@@ -80,9 +88,10 @@ const (
 const (
 	DefaultEngine        = EngineZbench
 	DefaultPattern       = PatternPair
-	DefaultOutBatchSize  = 8192
+	DefaultOutBatchSize  = engine.DefaultOutBatchSize
 	DefaultWriteBatching = true
 	DefaultSockets       = 1
+	DefaultProcesses     = 2
 )
 
 // AxisValues holds the values of every axis of a profile, in the order they
@@ -95,6 +104,7 @@ type AxisValues struct {
 	OutBatchSize  []int    `json:"out_batch_size"`
 	WriteBatching []bool   `json:"write_batching"`
 	Sockets       []int    `json:"sockets"`
+	Processes     []int    `json:"processes"`
 }
 
 // DefaultAxisValues returns the values of the axes a profile may omit;
@@ -106,13 +116,14 @@ func DefaultAxisValues() AxisValues {
 		OutBatchSize:  []int{DefaultOutBatchSize},
 		WriteBatching: []bool{DefaultWriteBatching},
 		Sockets:       []int{DefaultSockets},
+		Processes:     []int{DefaultProcesses},
 	}
 }
 
 // Count returns how many cells the axes expand to.
 func (a AxisValues) Count() int {
 	return len(a.Engine) * len(a.Pattern) * len(a.Protocol) * len(a.Size) *
-		len(a.OutBatchSize) * len(a.WriteBatching) * len(a.Sockets)
+		len(a.OutBatchSize) * len(a.WriteBatching) * len(a.Sockets) * len(a.Processes)
 }
 
 // Values returns the values of the named axis formatted as [Cell.Value]
@@ -137,6 +148,8 @@ func (a AxisValues) Values(axis string) []string {
 		return out
 	case AxisSockets:
 		return formatInts(a.Sockets)
+	case AxisProcesses:
+		return formatInts(a.Processes)
 	}
 	return nil
 }
@@ -150,6 +163,7 @@ func (a AxisValues) clone() AxisValues {
 		OutBatchSize:  slices.Clone(a.OutBatchSize),
 		WriteBatching: slices.Clone(a.WriteBatching),
 		Sockets:       slices.Clone(a.Sockets),
+		Processes:     slices.Clone(a.Processes),
 	}
 }
 
@@ -194,6 +208,9 @@ func specOf(axis string) (axisSpec, bool) {
 		return axisSpec{kind: kindBool}, true
 	case AxisSockets:
 		return axisSpec{kind: kindInt, min: 1, max: MaxSockets, unit: "socket pairs"}, true
+	case AxisProcesses:
+		return axisSpec{kind: kindInt, min: MinProcesses, max: MaxProcesses,
+			unit: "2: one worker process per side, 1: both sides in one"}, true
 	}
 	return axisSpec{}, false
 }
@@ -274,6 +291,7 @@ func (c Cell) Validate() error {
 		v    int
 	}{
 		{AxisSize, c.Size}, {AxisOutBatchSize, c.OutBatchSize}, {AxisSockets, c.Sockets},
+		{AxisProcesses, c.Processes},
 	} {
 		spec, _ := specOf(n.axis)
 		if msg, ok := spec.checkInt(n.axis, int64(n.v)); !ok {

@@ -11,11 +11,11 @@ import (
 func TestAxisValuesValues(t *testing.T) {
 	a := AxisValues{
 		Engine: []string{"zmq4"}, Pattern: []string{"pub-sub"}, Protocol: []string{"ws", "tcp"},
-		Size: []int{0, 16384}, OutBatchSize: []int{1}, WriteBatching: []bool{false, true}, Sockets: []int{8},
+		Size: []int{0, 16384}, OutBatchSize: []int{1}, WriteBatching: []bool{false, true}, Sockets: []int{8}, Processes: []int{2},
 	}
 	want := map[string][]string{
 		AxisEngine: {"zmq4"}, AxisPattern: {"pub-sub"}, AxisProtocol: {"ws", "tcp"}, AxisSize: {"0", "16384"},
-		AxisOutBatchSize: {"1"}, AxisWriteBatching: {"false", "true"}, AxisSockets: {"8"},
+		AxisOutBatchSize: {"1"}, AxisWriteBatching: {"false", "true"}, AxisSockets: {"8"}, AxisProcesses: {"2"},
 	}
 	for _, axis := range Axes {
 		if got := a.Values(axis); !slices.Equal(got, want[axis]) {
@@ -31,7 +31,7 @@ func TestAxisValuesValues(t *testing.T) {
 }
 
 func TestCellValidate(t *testing.T) {
-	good := Cell{Engine: "zbench", Pattern: "pair", Protocol: "tcp", Size: 0, OutBatchSize: 1, WriteBatching: true, Sockets: 1024,
+	good := Cell{Engine: "zbench", Pattern: "pair", Protocol: "tcp", Size: 0, OutBatchSize: 1, WriteBatching: true, Sockets: 1024, Processes: 1,
 		Workload: Workload{ThroughputDuration: Duration(time.Second), LatencyRoundTrips: 1, Timeout: Duration(time.Second)}}
 	if err := good.Validate(); err != nil {
 		t.Errorf("Validate(%s) = %v", good.ID(), err)
@@ -43,13 +43,13 @@ func TestCellValidate(t *testing.T) {
 		t.Fatalf("Validate(bad) = %v, want Errors of ErrBadValue", err)
 	}
 	for _, want := range []string{`unknown engine "nanomsg"`, `unknown protocol "udp"`, "size 268435457 is above", "out_batch_size 0 is below 1",
-		"sockets 0 is below 1", "neither throughput_messages nor throughput_duration", "latency_round_trips 0 is below 1", "timeout 0s is not positive"} {
+		"sockets 0 is below 1", "processes 0 is below 1", "neither throughput_messages nor throughput_duration", "latency_round_trips 0 is below 1", "timeout 0s is not positive"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate(bad) = %v, want it to say %q", err, want)
 		}
 	}
-	if len(errs) != 8 {
-		t.Errorf("Validate(bad) gave %d problems, want 8", len(errs))
+	if len(errs) != 9 {
+		t.Errorf("Validate(bad) gave %d problems, want 9", len(errs))
 	}
 }
 

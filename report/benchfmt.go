@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // BenchmarkName is the base name of every line in benchmark_result.txt; the
@@ -56,7 +56,7 @@ func WriteBenchfmt(w io.Writer, r *Result) error {
 
 	for _, i := range samplesInCellOrder(r) {
 		s := &r.Samples[i]
-		if s.Status != runner.StatusOK {
+		if s.Status != sample.StatusOK {
 			continue
 		}
 		fmt.Fprintf(bw, "%s/%s %d", BenchmarkName, benchNamePart(s.Cell), iterations(s))
@@ -84,7 +84,7 @@ func benchNamePart(id string) string {
 
 // iterations is what a Benchmark line counts: messages delivered in the
 // throughput phase, else round trips, else 1.
-func iterations(s *runner.Sample) int64 {
+func iterations(s *sample.Sample) int64 {
 	switch {
 	case s.Throughput.Messages > 0:
 		return s.Throughput.Messages

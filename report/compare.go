@@ -13,7 +13,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // Alpha is the significance level of a comparison: a change is significant
@@ -283,7 +283,7 @@ func metricValues(r *Result) map[string]map[string][]float64 {
 	out := map[string]map[string][]float64{}
 	for i := range r.Samples {
 		s := &r.Samples[i]
-		if s.Status != runner.StatusOK {
+		if s.Status != sample.StatusOK {
 			continue
 		}
 		byMetric := out[s.Cell]

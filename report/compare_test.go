@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // fig is what one synthetic run of a cell measured.
@@ -29,7 +29,7 @@ func (f fig) scaled(k float64) fig {
 var baseFig = fig{msgs: 1e6, p50: 20000, p99: 60000, cpu: 900, rss: 12 << 20, mpw: 10, imm: 100}
 
 // synthSample is an ok run of c whose compared metrics are f's figures.
-func synthSample(c matrix.Cell, run int, f fig) runner.Sample {
+func synthSample(c matrix.Cell, run int, f fig) sample.Sample {
 	s := okSample(c, run, 1e6)
 	s.Throughput.MsgsPerSec = f.msgs
 	s.Latency.RTTP50Ns = int64(math.Round(f.p50))
@@ -42,8 +42,8 @@ func synthSample(c matrix.Cell, run int, f fig) runner.Sample {
 }
 
 // runsOf makes n runs of c: run k has figures f scaled by 1 + step*spread(k).
-func runsOf(c matrix.Cell, n int, f fig, spread func(k int) float64) []runner.Sample {
-	var ss []runner.Sample
+func runsOf(c matrix.Cell, n int, f fig, spread func(k int) float64) []sample.Sample {
+	var ss []sample.Sample
 	for k := 1; k <= n; k++ {
 		ss = append(ss, synthSample(c, k, f.scaled(1+0.002*spread(k))))
 	}
@@ -54,7 +54,7 @@ func runsOf(c matrix.Cell, n int, f fig, spread func(k int) float64) []runner.Sa
 func even(k int) float64 { return float64(2 * k) }
 func odd(k int) float64  { return float64(2*k + 1) }
 
-func resultOf(env Env, start time.Time, runs int, cells []matrix.Cell, samples []runner.Sample) *Result {
+func resultOf(env Env, start time.Time, runs int, cells []matrix.Cell, samples []sample.Sample) *Result {
 	inv := Invocation{Start: start, End: start.Add(time.Minute), Profile: "quick", Runs: runs, Affinity: "0-1"}
 	return NewResult(inv, env, nil, cells, samples)
 }
@@ -234,7 +234,7 @@ func TestCompareMetricOnOneSide(t *testing.T) {
 	c1 := cell("tcp", 32, 8192, true, 1)
 	noTelemetry := runsOf(c1, 4, baseFig, odd)
 	for i := range noTelemetry {
-		noTelemetry[i].Engine = runner.Telemetry{}
+		noTelemetry[i].Engine = sample.Telemetry{}
 	}
 	old := resultOf(fixedEnv(), fixedStart, 4, []matrix.Cell{c1}, runsOf(c1, 4, baseFig, even))
 	new := resultOf(fixedEnv(), fixedStart, 4, []matrix.Cell{c1}, noTelemetry)
@@ -361,7 +361,7 @@ func TestCheckGate(t *testing.T) {
 	cD := cell("tcp", 1024, 1, true, 1)     // msgs +20 %, p99 -20 %: both better
 	cE := cell("tcp", 16384, 8192, true, 1) // msgs exactly -5 %: at the threshold, not beyond
 	cells := []matrix.Cell{cA, cB, cC, cD, cE}
-	var olds, news []runner.Sample
+	var olds, news []sample.Sample
 	add := func(c matrix.Cell, n int, f fig) {
 		olds = append(olds, runsOf(c, n, baseFig, even)...)
 		news = append(news, runsOf(c, n, f, even)...)
@@ -433,7 +433,7 @@ func compareFixture() (*Result, *Result) {
 	cDNew := cD
 	cDNew.Workload.ThroughputMessages *= 2
 
-	var olds, news []runner.Sample
+	var olds, news []sample.Sample
 	fa := baseFig
 	fa.msgs *= 1.12
 	fa.p99 *= 1.25
@@ -448,7 +448,7 @@ func compareFixture() (*Result, *Result) {
 	news = append(news, runsOf(cDNew, 4, baseFig.scaled(0.9), even)...)
 	olds = append(olds, runsOf(cOld, 6, baseFig, even)...)
 	news = append(news, runsOf(cNew, 6, baseFig, even)...)
-	news = append(news, badSample(cC, 7, runner.StatusTimeout, "killed after 1m0s"))
+	news = append(news, badSample(cC, 7, sample.StatusTimeout, "killed after 1m0s"))
 
 	oldEnv, newEnv := fixedEnv(), fixedEnv()
 	oldEnv.Commit, oldEnv.Dirty = "fedcba9876543210fedcba9876543210fedcba98", false

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // enginesFixture is an invocation of the engines profile in small: three
@@ -24,12 +24,12 @@ func enginesFixture() *Result {
 		note string
 	}{
 		{matrix.EngineZbench, 2.4e6, 1.1, ""},
-		{matrix.EngineLibzmq, 3e6, 1, runner.NoteNotApplicable("libzmq cannot set them", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
-		{matrix.EngineZmq4, 6e5, 3.5, runner.NoteNotApplicable("zmq4 writes every frame on its own", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
-		{matrix.EngineZbenchToLibzmq, 2.7e6, 1.05, runner.NoteNotApplicable("receiver libzmq: libzmq cannot set them", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
+		{matrix.EngineLibzmq, 3e6, 1, sample.NoteNotApplicable("libzmq cannot set them", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
+		{matrix.EngineZmq4, 6e5, 3.5, sample.NoteNotApplicable("zmq4 writes every frame on its own", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
+		{matrix.EngineZbenchToLibzmq, 2.7e6, 1.05, sample.NoteNotApplicable("receiver libzmq: libzmq cannot set them", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)},
 	}
 	var cells []matrix.Cell
-	var samples []runner.Sample
+	var samples []sample.Sample
 	for _, e := range engines {
 		for _, protocol := range []string{matrix.ProtocolTCP, matrix.ProtocolWS} {
 			for _, size := range []int{32, 1024} {
@@ -40,7 +40,7 @@ func enginesFixture() *Result {
 				}
 				cells = append(cells, c)
 				if e.name == matrix.EngineZmq4 && protocol == matrix.ProtocolWS {
-					samples = append(samples, badSample(c, 1, runner.StatusUnsupported, "zmq4 has no ws transport (tcp and ipc only)"))
+					samples = append(samples, badSample(c, 1, sample.StatusUnsupported, "zmq4 has no ws transport (tcp and ipc only)"))
 					continue
 				}
 				base := e.base * 32 / float64(size+32) * 2
@@ -52,7 +52,7 @@ func enginesFixture() *Result {
 					s.Resources.CPUNsPerMsg *= e.cpu
 					if e.note != "" {
 						s.Notes = []string{e.note}
-						s.Engine = runner.Telemetry{}
+						s.Engine = sample.Telemetry{}
 					}
 					samples = append(samples, s)
 				}

@@ -11,14 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/cpu"
-	"github.com/shirou/gopsutil/v4/mem"
-	"golang.org/x/sys/unix"
+	"zbench/host"
 )
 
 // Version is zbench's version, set at build time with
@@ -108,12 +105,12 @@ func systemProbe() probe {
 		git:        runGit,
 		readFile:   os.ReadFile,
 		hostname:   os.Hostname,
-		affinity:   processAffinity,
-		kernel:     kernelRelease,
-		cpuModel:   cpuModel,
-		cores:      func() (int, error) { return cpu.Counts(true) },
-		memTotal:   memTotal,
-		sysCPURoot: "/sys/devices/system/cpu",
+		affinity:   func() ([]int, error) { return host.Affinity() },
+		kernel:     host.Kernel,
+		cpuModel:   host.CPUModel,
+		cores:      host.LogicalCores,
+		memTotal:   host.MemTotal,
+		sysCPURoot: host.SysCPURoot,
 	}
 }
 
@@ -149,7 +146,7 @@ func (p probe) env() Env {
 	}
 	cpus, err := p.affinity()
 	if err == nil && len(cpus) > 0 {
-		e.Affinity = FormatCPUList(cpus)
+		e.Affinity = host.CPUList(cpus).String()
 	} else {
 		e.Affinity = Unknown
 	}
@@ -248,98 +245,7 @@ func runGit(args ...string) (string, error) {
 // governor reads the cpufreq scaling governor of each CPU in cpus (all CPUs
 // found under sysCPURoot when cpus is empty).
 func (p probe) governor(cpus []int) string {
-	var paths []string
-	if len(cpus) > 0 {
-		for _, c := range cpus {
-			paths = append(paths, filepath.Join(p.sysCPURoot, "cpu"+strconv.Itoa(c), "cpufreq", "scaling_governor"))
-		}
-	} else {
-		paths, _ = filepath.Glob(filepath.Join(p.sysCPURoot, "cpu[0-9]*", "cpufreq", "scaling_governor"))
-	}
-	var govs []string
-	for _, path := range paths {
-		b, err := p.readFile(path)
-		if err != nil {
-			continue
-		}
-		if g := strings.TrimSpace(string(b)); g != "" && !slices.Contains(govs, g) {
-			govs = append(govs, g)
-		}
-	}
-	if len(govs) == 0 {
-		return "none"
-	}
-	slices.Sort(govs)
-	return strings.Join(govs, ",")
-}
-
-// FormatCPUList formats CPU numbers as a Linux CPU list: sorted, duplicates
-// removed, runs of consecutive numbers as ranges ("0-1,4"). Empty input is "".
-func FormatCPUList(cpus []int) string {
-	cs := slices.Clone(cpus)
-	slices.Sort(cs)
-	cs = slices.Compact(cs)
-	var b strings.Builder
-	for i := 0; i < len(cs); {
-		j := i
-		for j+1 < len(cs) && cs[j+1] == cs[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(cs[i]))
-		if j > i {
-			fmt.Fprintf(&b, "-%d", cs[j])
-		}
-		i = j + 1
-	}
-	return b.String()
-}
-
-// processAffinity lists the CPUs this process may run on.
-func processAffinity() ([]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return nil, err
-	}
-	var cpus []int
-	for i, left := 0, set.Count(); left > 0; i++ {
-		if set.IsSet(i) {
-			cpus = append(cpus, i)
-			left--
-		}
-	}
-	return cpus, nil
-}
-
-func kernelRelease() (string, error) {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "", err
-	}
-	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]), nil
-}
-
-func cpuModel() (string, error) {
-	infos, err := cpu.Info()
-	if err != nil {
-		return "", err
-	}
-	for _, in := range infos {
-		if in.ModelName != "" {
-			return in.ModelName, nil
-		}
-	}
-	return "", fmt.Errorf("report: no CPU model name")
-}
-
-func memTotal() (uint64, error) {
-	vm, err := mem.VirtualMemory()
-	if err != nil {
-		return 0, err
-	}
-	return vm.Total, nil
+	return host.Governor(p.sysCPURoot, cpus, p.readFile)
 }
 
 // WriteEnv writes the environment stamp for people: one "key: value" line

@@ -12,26 +12,6 @@ import (
 	"time"
 )
 
-func TestFormatCPUList(t *testing.T) {
-	tests := []struct {
-		in   []int
-		want string
-	}{
-		{nil, ""},
-		{[]int{0}, "0"},
-		{[]int{0, 1}, "0-1"},
-		{[]int{0, 1, 4}, "0-1,4"},
-		{[]int{4, 1, 0, 1}, "0-1,4"},
-		{[]int{0, 2, 4}, "0,2,4"},
-		{[]int{0, 1, 2, 3, 8, 9, 10, 15}, "0-3,8-10,15"},
-	}
-	for _, tt := range tests {
-		if got := FormatCPUList(tt.in); got != tt.want {
-			t.Errorf("FormatCPUList(%v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 var errNoGit = errors.New("git: not a git repository")
 
 // fakeProbe returns a probe whose every lookup is canned; git answers from
@@ -149,17 +129,6 @@ func TestGovernorWithoutAffinityGlobs(t *testing.T) {
 	p := probe{readFile: os.ReadFile, sysCPURoot: root}
 	if got := p.governor(nil); got != "ondemand" {
 		t.Errorf("governor = %q, want ondemand", got)
-	}
-}
-
-func TestProcessAffinityMatchesRuntime(t *testing.T) {
-	cpus, err := processAffinity()
-	if err != nil {
-		t.Skipf("sched_getaffinity: %v", err)
-	}
-	// Go sizes NumCPU from the same affinity mask at start-up.
-	if len(cpus) != runtime.NumCPU() {
-		t.Errorf("affinity %v has %d CPUs, runtime.NumCPU() = %d", cpus, len(cpus), runtime.NumCPU())
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -51,26 +51,26 @@ func cell(protocol string, size, obs int, wb bool, sockets int) matrix.Cell {
 
 // okSample is a complete ok sample whose figures scale with base and vary
 // a little with run.
-func okSample(c matrix.Cell, run int, base float64) runner.Sample {
+func okSample(c matrix.Cell, run int, base float64) sample.Sample {
 	jitter := float64(100+run%3) / 100 // no multiply-add: identical on every platform
 	msgs := int64(100000 * c.Sockets)
 	secs := float64(msgs) / (base * jitter)
 	rtt := int64(1e9 / base * 20 * jitter)
-	return runner.Sample{
+	return sample.Sample{
 		Cell:              c.ID(),
 		Run:               run,
-		Status:            runner.StatusOK,
+		Status:            sample.StatusOK,
 		StartedAt:         fixedStart.Add(time.Duration(run) * time.Second),
 		WallNs:            int64(secs*1e9) + 5e8,
 		HarnessOverheadNs: 40e6 + int64(run)*1e6,
-		Throughput: runner.Throughput{
+		Throughput: sample.Throughput{
 			Messages:   msgs,
 			Bytes:      msgs * int64(c.Size),
 			Seconds:    secs,
 			MsgsPerSec: base * jitter,
 			MBPerSec:   base * jitter * float64(c.Size) / 1e6,
 		},
-		Latency: runner.Latency{
+		Latency: sample.Latency{
 			RoundTrips:   10000,
 			RTTP50Ns:     rtt,
 			RTTP99Ns:     rtt * 3,
@@ -79,7 +79,7 @@ func okSample(c matrix.Cell, run int, base float64) runner.Sample {
 			RTTMeanNs:    float64(rtt) * 1.2,
 			OneWayMeanNs: float64(rtt) * 0.6,
 		},
-		Resources: runner.Resources{
+		Resources: sample.Resources{
 			UserCPUNs:    6e8,
 			SysCPUNs:     3e8,
 			CPUPercent:   90 + float64(run),
@@ -87,7 +87,7 @@ func okSample(c matrix.Cell, run int, base float64) runner.Sample {
 			PeakRSSBytes: 12<<20 + int64(run)<<16,
 			AffinityMask: "0-1",
 		},
-		Engine: runner.Telemetry{
+		Engine: sample.Telemetry{
 			Available:       true,
 			MsgsOut:         uint64(msgs + 10000),
 			BytesOut:        uint64(msgs+10000) * uint64(c.Size),
@@ -97,7 +97,7 @@ func okSample(c matrix.Cell, run int, base float64) runner.Sample {
 			PartialHandoffs: uint64(run % 2),
 			MsgsPerWrite:    10,
 		},
-		LatencyEngine: runner.Telemetry{
+		LatencyEngine: sample.Telemetry{
 			Available:       true,
 			MsgsOut:         10000,
 			Writes:          10000,
@@ -105,19 +105,19 @@ func okSample(c matrix.Cell, run int, base float64) runner.Sample {
 			ImmediateWrites: uint64(9900 - run),
 			MsgsPerWrite:    1,
 		},
-		Runtime: runner.Runtime{GCCycles: 3, GCPauseNs: 120000, Mallocs: 5000, AllocsPerMsg: 0.05},
+		Runtime: sample.Runtime{GCCycles: 3, GCPauseNs: 120000, Mallocs: 5000, AllocsPerMsg: 0.05},
 	}
 }
 
-func badSample(c matrix.Cell, run int, status, msg string) runner.Sample {
-	return runner.Sample{Cell: c.ID(), Run: run, Status: status, Error: msg,
+func badSample(c matrix.Cell, run int, status, msg string) sample.Sample {
+	return sample.Sample{Cell: c.ID(), Run: run, Status: status, Error: msg,
 		StartedAt: fixedStart.Add(time.Duration(run) * time.Second), WallNs: 2e9}
 }
 
 // fixture is a small invocation covering every kind of cell: ok with enough
 // runs for a CI, ok with an outlier, partial, all failed, unsupported, ok
 // without telemetry, and not run.
-func fixture() ([]matrix.Cell, []runner.Sample) {
+func fixture() ([]matrix.Cell, []sample.Sample) {
 	cOK := cell("tcp", 32, 8192, true, 1)
 	cOutlier := cell("tcp", 32, 1, true, 1)
 	cPartial := cell("tcp", 1024, 8192, true, 1)
@@ -127,7 +127,7 @@ func fixture() ([]matrix.Cell, []runner.Sample) {
 	cNotRun := cell("ipc", 1024, 8192, true, 2)
 	cells := []matrix.Cell{cOK, cOutlier, cPartial, cFailed, cUnsupported, cNoTelemetry, cNotRun}
 
-	var ss []runner.Sample
+	var ss []sample.Sample
 	for run := 1; run <= 6; run++ {
 		ss = append(ss, okSample(cOK, run, 1.2e6))
 	}
@@ -141,13 +141,13 @@ func fixture() ([]matrix.Cell, []runner.Sample) {
 	for run := 1; run <= 3; run++ {
 		ss = append(ss, okSample(cPartial, run, 8e5))
 	}
-	ss = append(ss, badSample(cPartial, 4, runner.StatusTimeout, "killed after 1m0s"))
-	ss = append(ss, badSample(cFailed, 1, runner.StatusFailed, "worker exited with status 2: dial tcp: connection refused"))
-	ss = append(ss, badSample(cFailed, 2, runner.StatusFailed, "worker exited with status 2: dial tcp: connection refused"))
-	ss = append(ss, badSample(cUnsupported, 1, runner.StatusUnsupported, "ws transport not built in"))
+	ss = append(ss, badSample(cPartial, 4, sample.StatusTimeout, "killed after 1m0s"))
+	ss = append(ss, badSample(cFailed, 1, sample.StatusFailed, "worker exited with status 2: dial tcp: connection refused"))
+	ss = append(ss, badSample(cFailed, 2, sample.StatusFailed, "worker exited with status 2: dial tcp: connection refused"))
+	ss = append(ss, badSample(cUnsupported, 1, sample.StatusUnsupported, "ws transport not built in"))
 	for run := 1; run <= 2; run++ {
 		s := okSample(cNoTelemetry, run, 9e5)
-		s.Engine = runner.Telemetry{}
+		s.Engine = sample.Telemetry{}
 		ss = append(ss, s)
 	}
 	return cells, ss

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // tableColumns are the metric columns of the Markdown tables, in order.
@@ -153,7 +153,7 @@ Compare with another result set: ` + "`zbench compare OLD NEW`" + `, or
 ` + "`benchstat -ignore commit,dirty,zbench-version OLD/benchmark_result.txt NEW/benchmark_result.txt`" + `.
 `
 
-func writeNotes(bw *bufio.Writer, cells []CellResult, samples []runner.Sample) {
+func writeNotes(bw *bufio.Writer, cells []CellResult, samples []sample.Sample) {
 	lines := engineNotes(cells, samples)
 	tooFew, outliers := 0, 0
 	for i := range cells {
@@ -339,7 +339,7 @@ func keyColumns(c *CellResult, na []string) string {
 
 // engineNotes lists the distinct notes the runs of each engine carry, as
 // Notes lines: "- `zmq4`: n/a: out_batch_size, …: why".
-func engineNotes(cells []CellResult, samples []runner.Sample) []string {
+func engineNotes(cells []CellResult, samples []sample.Sample) []string {
 	engineOf := make(map[string]string, len(cells))
 	for _, c := range cells {
 		engineOf[c.ID] = c.Engine

@@ -1,6 +1,6 @@
 package report
 
-import "zbench/runner"
+import "zbench/runner/sample"
 
 // Better says which direction of a metric is an improvement.
 type Better string
@@ -32,7 +32,7 @@ type Metric struct {
 	// Read returns the metric's value in s, and false when s does not carry
 	// it (the phase did not run, telemetry is unavailable, the parent could
 	// not measure it). An absent metric is never reported as zero.
-	Read func(s *runner.Sample) (float64, bool)
+	Read func(s *sample.Sample) (float64, bool)
 }
 
 // Stable metric names.
@@ -60,20 +60,20 @@ const (
 )
 
 // hasThroughput reports whether the throughput phase delivered anything.
-func hasThroughput(s *runner.Sample) bool {
+func hasThroughput(s *sample.Sample) bool {
 	return s.Throughput.Messages > 0 && s.Throughput.Seconds > 0
 }
 
 // hasLatency reports whether the latency phase recorded round trips.
-func hasLatency(s *runner.Sample) bool { return s.Latency.RoundTrips > 0 }
+func hasLatency(s *sample.Sample) bool { return s.Latency.RoundTrips > 0 }
 
 // hasCPU reports whether the parent measured the worker's CPU time; a process
 // that ran always used some, so zero means "not measured".
-func hasCPU(s *runner.Sample) bool { return s.Resources.UserCPUNs+s.Resources.SysCPUNs > 0 }
+func hasCPU(s *sample.Sample) bool { return s.Resources.UserCPUNs+s.Resources.SysCPUNs > 0 }
 
 // hasRuntime reports whether the worker reported Go runtime figures; a Go
 // process always allocates, so zero mallocs means "not reported".
-func hasRuntime(s *runner.Sample) bool { return s.Runtime.Mallocs > 0 }
+func hasRuntime(s *sample.Sample) bool { return s.Runtime.Mallocs > 0 }
 
 func when(ok bool, v float64) (float64, bool) {
 	if !ok {
@@ -88,77 +88,77 @@ func when(ok bool, v float64) (float64, bool) {
 var Metrics = []Metric{
 	{MetricMsgsPerSec, "msg/s", HigherIsBetter, "msgs/s",
 		"messages delivered per second, all pairs, first receive to last receive",
-		func(s *runner.Sample) (float64, bool) { return when(hasThroughput(s), s.Throughput.MsgsPerSec) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasThroughput(s), s.Throughput.MsgsPerSec) }},
 	{MetricMBPerSec, "MB/s", HigherIsBetter, "MB/s",
 		"message body megabytes (10^6 B) delivered per second",
-		func(s *runner.Sample) (float64, bool) { return when(hasThroughput(s), s.Throughput.MBPerSec) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasThroughput(s), s.Throughput.MBPerSec) }},
 	{MetricRTTP50, "ns", LowerIsBetter, "p50-ns",
 		"round-trip time, 50th percentile (HdrHistogram of every round trip)",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP50Ns)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP50Ns)) }},
 	{MetricRTTP99, "ns", LowerIsBetter, "p99-ns",
 		"round-trip time, 99th percentile",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP99Ns)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP99Ns)) }},
 	{MetricRTTP999, "ns", LowerIsBetter, "p99.9-ns",
 		"round-trip time, 99.9th percentile",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP999Ns)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTP999Ns)) }},
 	{MetricRTTMax, "ns", LowerIsBetter, "max-ns",
 		"round-trip time, maximum",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTMaxNs)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), float64(s.Latency.RTTMaxNs)) }},
 	{MetricRTTMean, "ns", LowerIsBetter, "mean-ns",
 		"round-trip time, mean",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), s.Latency.RTTMeanNs) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), s.Latency.RTTMeanNs) }},
 	{MetricOneWayMean, "ns", LowerIsBetter, "one-way-ns",
 		"one-way latency = mean round-trip time / 2 (libzmq perf tools' \"average latency\")",
-		func(s *runner.Sample) (float64, bool) { return when(hasLatency(s), s.Latency.OneWayMeanNs) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasLatency(s), s.Latency.OneWayMeanNs) }},
 	{MetricCPUPercent, "%", LowerIsBetter, "cpu-%",
 		"user+sys CPU time of the worker over its wall time; 100 = one core",
-		func(s *runner.Sample) (float64, bool) { return when(hasCPU(s), s.Resources.CPUPercent) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasCPU(s), s.Resources.CPUPercent) }},
 	{MetricCPUNsPerMsg, "ns/msg", LowerIsBetter, "cpu-ns/msg",
 		"user+sys CPU time of the worker per message of both phases",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(hasCPU(s) && s.Resources.CPUNsPerMsg > 0, s.Resources.CPUNsPerMsg)
 		}},
 	{MetricRSSBytes, "B", LowerIsBetter, "rss-B",
 		"peak resident set size of the worker",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(s.Resources.PeakRSSBytes > 0, float64(s.Resources.PeakRSSBytes))
 		}},
 	{MetricMsgsPerWrite, "msg/write", HigherIsBetter, "msgs/write",
 		"messages per write call during the throughput phase (engine telemetry)",
-		func(s *runner.Sample) (float64, bool) { return when(s.Engine.Available, s.Engine.MsgsPerWrite) }},
+		func(s *sample.Sample) (float64, bool) { return when(s.Engine.Available, s.Engine.MsgsPerWrite) }},
 	{MetricImmediateWrites, "writes", Informational, "immediate-writes",
 		"throughput phase: writes done on the immediate path, from the sender's goroutine (engine telemetry)",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(s.Engine.Available, float64(s.Engine.ImmediateWrites))
 		}},
 	{MetricBatchedWrites, "writes", Informational, "batched-writes",
 		"throughput phase: writes of batch buffers by the connection's writer (engine telemetry)",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(s.Engine.Available, float64(s.Engine.BatchedWrites))
 		}},
 	{MetricPartialHandoffs, "handoffs", Informational, "partial-handoffs",
 		"throughput phase: immediate writes the kernel took only in part, finished by the writer (engine telemetry)",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(s.Engine.Available, float64(s.Engine.PartialHandoffs))
 		}},
 	{MetricLatencyImmediate, "%", Informational, "lat-immediate-%",
 		"latency phase: share of writes done on the immediate path (engine telemetry)",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			t := s.LatencyEngine
 			return when(t.Available && t.Writes > 0, 100*float64(t.ImmediateWrites)/float64(t.Writes))
 		}},
 	{MetricGCCycles, "cycles", LowerIsBetter, "gc-cycles",
 		"Go garbage collections in the worker over the measured phases",
-		func(s *runner.Sample) (float64, bool) { return when(hasRuntime(s), float64(s.Runtime.GCCycles)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasRuntime(s), float64(s.Runtime.GCCycles)) }},
 	{MetricGCPauseNs, "ns", LowerIsBetter, "gc-pause-ns",
 		"total Go GC stop-the-world pause in the worker over the measured phases",
-		func(s *runner.Sample) (float64, bool) { return when(hasRuntime(s), float64(s.Runtime.GCPauseNs)) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasRuntime(s), float64(s.Runtime.GCPauseNs)) }},
 	{MetricAllocsPerMsg, "allocs/msg", LowerIsBetter, "allocs/msg",
 		"Go heap allocations in the worker per message",
-		func(s *runner.Sample) (float64, bool) { return when(hasRuntime(s), s.Runtime.AllocsPerMsg) }},
+		func(s *sample.Sample) (float64, bool) { return when(hasRuntime(s), s.Runtime.AllocsPerMsg) }},
 	{MetricHarnessOverheadNs, "ns", LowerIsBetter, "overhead-ns",
 		"harness overhead: worker spawn to first measured message",
-		func(s *runner.Sample) (float64, bool) {
+		func(s *sample.Sample) (float64, bool) {
 			return when(s.HarnessOverheadNs > 0, float64(s.HarnessOverheadNs))
 		}},
 }

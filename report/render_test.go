@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 func TestGoldenFiles(t *testing.T) {
@@ -44,9 +44,9 @@ func TestNewResultMarksIncomplete(t *testing.T) {
 	}
 
 	cells, samples := fixture()
-	var clean []runner.Sample
+	var clean []sample.Sample
 	for _, s := range samples {
-		if s.Status == runner.StatusOK || s.Status == runner.StatusUnsupported {
+		if s.Status == sample.StatusOK || s.Status == sample.StatusUnsupported {
 			clean = append(clean, s)
 		}
 	}
@@ -54,7 +54,7 @@ func TestNewResultMarksIncomplete(t *testing.T) {
 	ran := append(slices.Clone(cells[:3]), cells[4:6]...)
 	inv := Invocation{}
 	inv.MarkIncomplete("interrupted")
-	r = NewResult(inv, fixedEnv(), nil, ran, append(clean, badSample(cells[0], 7, runner.StatusInterrupted, "")))
+	r = NewResult(inv, fixedEnv(), nil, ran, append(clean, badSample(cells[0], 7, sample.StatusInterrupted, "")))
 	if !slices.Equal(r.Invocation.IncompleteReasons, []string{"interrupted"}) {
 		t.Errorf("reasons %q, want interrupted once", r.Invocation.IncompleteReasons)
 	}
@@ -121,9 +121,9 @@ func TestBenchfmtParses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var okSamples []runner.Sample
+	var okSamples []sample.Sample
 	for _, s := range r.Samples {
-		if s.Status == runner.StatusOK {
+		if s.Status == sample.StatusOK {
 			okSamples = append(okSamples, s)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // SchemaVersion is the version of the results.json layout this package
@@ -99,14 +99,14 @@ type Result struct {
 	// filled in), as the matrix package serialises it.
 	Scenario any             `json:"scenario"`
 	Cells    []CellResult    `json:"cells"`
-	Samples  []runner.Sample `json:"samples"`
+	Samples  []sample.Sample `json:"samples"`
 }
 
 // NewResult aggregates samples over cells and assembles a Result. It marks
 // the invocation incomplete (keeping reasons already given) when runs were
 // interrupted, failed or timed out, or cells have no run at all; unsupported
 // cells do not make a result incomplete.
-func NewResult(inv Invocation, env Env, scenario any, cells []matrix.Cell, samples []runner.Sample) *Result {
+func NewResult(inv Invocation, env Env, scenario any, cells []matrix.Cell, samples []sample.Sample) *Result {
 	r := &Result{
 		SchemaVersion: SchemaVersion,
 		Invocation:    inv,
@@ -116,16 +116,16 @@ func NewResult(inv Invocation, env Env, scenario any, cells []matrix.Cell, sampl
 		Samples:       samples,
 	}
 	if r.Samples == nil {
-		r.Samples = []runner.Sample{}
+		r.Samples = []sample.Sample{}
 	}
 	var interrupted, bad, notRun int
 	for _, s := range samples {
 		switch s.Status {
-		case runner.StatusInterrupted:
+		case sample.StatusInterrupted:
 			interrupted++
-		case runner.StatusFailed, runner.StatusTimeout:
+		case sample.StatusFailed, sample.StatusTimeout:
 			bad++
-		case runner.StatusOK, runner.StatusUnsupported:
+		case sample.StatusOK, sample.StatusUnsupported:
 		default:
 			bad++
 		}
@@ -151,7 +151,7 @@ func NewResult(inv Invocation, env Env, scenario any, cells []matrix.Cell, sampl
 func (r *Result) FailedRuns() int {
 	n := 0
 	for _, s := range r.Samples {
-		if s.Status != runner.StatusOK && s.Status != runner.StatusUnsupported {
+		if s.Status != sample.StatusOK && s.Status != sample.StatusUnsupported {
 			n++
 		}
 	}

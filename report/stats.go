@@ -9,7 +9,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // Confidence is the level of the confidence interval reported around every
@@ -136,7 +136,7 @@ func (c *CellResult) Stat(metric string) (Stat, bool) {
 // matched to cells by Cell.ID(); samples of cells not listed are ignored.
 // Only ok samples contribute figures; the others are counted by status. The
 // result is a pure function of its arguments.
-func Aggregate(cells []matrix.Cell, samples []runner.Sample) []CellResult {
+func Aggregate(cells []matrix.Cell, samples []sample.Sample) []CellResult {
 	byCell := make(map[string][]int, len(cells))
 	for i := range samples {
 		byCell[samples[i].Cell] = append(byCell[samples[i].Cell], i)
@@ -148,26 +148,26 @@ func Aggregate(cells []matrix.Cell, samples []runner.Sample) []CellResult {
 	return out
 }
 
-func aggregateCell(c matrix.Cell, samples []runner.Sample, idx []int) CellResult {
+func aggregateCell(c matrix.Cell, samples []sample.Sample, idx []int) CellResult {
 	cr := CellResult{ID: c.ID(), Cell: c, Metrics: map[string]Stat{}}
 	var ok []int
 	for _, i := range idx {
 		s := &samples[i]
 		cr.Runs.Total++
 		switch s.Status {
-		case runner.StatusOK:
+		case sample.StatusOK:
 			cr.Runs.OK++
 			ok = append(ok, i)
-		case runner.StatusTimeout:
+		case sample.StatusTimeout:
 			cr.Runs.Timeout++
-		case runner.StatusUnsupported:
+		case sample.StatusUnsupported:
 			cr.Runs.Unsupported++
-		case runner.StatusInterrupted:
+		case sample.StatusInterrupted:
 			cr.Runs.Interrupted++
 		default:
 			cr.Runs.Failed++
 		}
-		if s.Status != runner.StatusOK && cr.Reason == "" {
+		if s.Status != sample.StatusOK && cr.Reason == "" {
 			cr.Reason = sampleReason(s)
 		}
 		for _, a := range s.NotApplicable() {
@@ -227,7 +227,7 @@ func aggregateCell(c matrix.Cell, samples []runner.Sample, idx []int) CellResult
 	return cr
 }
 
-func sampleReason(s *runner.Sample) string {
+func sampleReason(s *sample.Sample) string {
 	switch {
 	case s.Error != "":
 		return s.Status + ": " + s.Error

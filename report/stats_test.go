@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"zbench/matrix"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
@@ -197,10 +197,10 @@ func TestAggregateAbsentAndPartialMetric(t *testing.T) {
 	c := cell("tcp", 32, 8192, true, 1)
 	a := okSample(c, 1, 1e6)
 	b := okSample(c, 2, 1e6)
-	b.Engine = runner.Telemetry{} // unavailable
-	b.Runtime = runner.Runtime{}  // not reported
+	b.Engine = sample.Telemetry{} // unavailable
+	b.Runtime = sample.Runtime{}  // not reported
 	b.Latency.RTTMeanNs = math.NaN()
-	got := Aggregate([]matrix.Cell{c}, []runner.Sample{a, b})[0]
+	got := Aggregate([]matrix.Cell{c}, []sample.Sample{a, b})[0]
 	if st := got.Metrics[MetricMsgsPerWrite]; st.N != 1 || st.Median != 10 {
 		t.Errorf("msgs_per_write = %+v, want n=1 median 10 (absent run not counted as 0)", st)
 	}
@@ -224,7 +224,7 @@ func TestAggregateAbsentAndPartialMetric(t *testing.T) {
 func TestAggregateIgnoresUnknownCells(t *testing.T) {
 	c := cell("tcp", 32, 8192, true, 1)
 	other := cell("tcp", 64, 8192, true, 1)
-	got := Aggregate([]matrix.Cell{c}, []runner.Sample{okSample(other, 1, 1e6), okSample(c, 1, 2e6)})
+	got := Aggregate([]matrix.Cell{c}, []sample.Sample{okSample(other, 1, 1e6), okSample(c, 1, 2e6)})
 	if got[0].Runs.Total != 1 || got[0].Metrics[MetricMsgsPerSec].Median != 2e6*1.01 {
 		t.Errorf("got %+v", got[0])
 	}
@@ -249,7 +249,7 @@ func TestMetricRegistry(t *testing.T) {
 			t.Errorf("metric %s: better = %q", m.Name, m.Better)
 		}
 		// A sample of a failed run carries nothing.
-		if v, ok := m.Read(&runner.Sample{Status: runner.StatusFailed}); ok {
+		if v, ok := m.Read(&sample.Sample{Status: sample.StatusFailed}); ok {
 			t.Errorf("metric %s read %v from an empty sample", m.Name, v)
 		}
 	}

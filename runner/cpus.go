@@ -1,80 +1,86 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
+
+	"zbench/host"
+	"zbench/runner/sample"
 )
 
-// ErrBadCPUList is wrapped by every error ParseCPUList returns.
-var ErrBadCPUList = errors.New("runner: bad CPU list")
-
-// maxCPU bounds the CPU numbers a list may name (the kernel's CPU set size).
-const maxCPU = 1023
-
-// CPUList is a set of CPU numbers, sorted and without duplicates, as
-// `taskset -c` and --cpus write it ("0", "0-1", "0,2").
-type CPUList []int
-
-// ParseCPUList parses a comma-separated list of CPU numbers and inclusive
-// ranges: "0", "0-3", "0,2,4-5".
-func ParseCPUList(s string) (CPUList, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("%w: empty; allowed: CPU numbers and ranges such as 0, 0-1, 0,2", ErrBadCPUList)
-	}
-	var l CPUList
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := parseCPU(lo, s)
-		if err != nil {
-			return nil, err
-		}
-		b := a
-		if isRange {
-			if b, err = parseCPU(hi, s); err != nil {
-				return nil, err
-			}
-			if b < a {
-				return nil, fmt.Errorf("%w %q: range %q runs backwards", ErrBadCPUList, s, part)
-			}
-		}
-		for c := a; c <= b; c++ {
-			l = append(l, c)
-		}
-	}
-	slices.Sort(l)
-	return slices.Compact(l), nil
+// CPUSpec says where a run's workers may run: one CPU set for every worker
+// ("0", "0-1"), or one per side ("0:1": the sender's set, then the
+// receiver's). The zero value leaves the mask workers inherit in place.
+type CPUSpec struct {
+	Sender, Receiver host.CPUList
+	// PerSide is set when the sides were given sets of their own.
+	PerSide bool
 }
 
-func parseCPU(v, list string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 || n > maxCPU {
-		return 0, fmt.Errorf("%w %q: %q is not a CPU number; allowed: 0..%d, ranges a-b, separated by commas",
-			ErrBadCPUList, list, v, maxCPU)
+// ParseCPUSpec reads --cpus: a CPU list for all workers, or SENDER:RECEIVER.
+func ParseCPUSpec(s string) (CPUSpec, error) {
+	tx, rx, perSide := strings.Cut(s, ":")
+	a, err := host.ParseCPUList(tx)
+	if err != nil {
+		return CPUSpec{}, withSideHint(err, perSide, "sender")
 	}
-	return n, nil
+	if !perSide {
+		return CPUSpec{Sender: a, Receiver: a}, nil
+	}
+	b, err := host.ParseCPUList(rx)
+	if err != nil {
+		return CPUSpec{}, withSideHint(err, true, "receiver")
+	}
+	return CPUSpec{Sender: a, Receiver: b, PerSide: true}, nil
 }
 
-// String writes the list in its shortest `taskset -c` form: "0-2,5".
-func (l CPUList) String() string {
-	var b strings.Builder
-	for i := 0; i < len(l); {
-		j := i
-		for j+1 < len(l) && l[j+1] == l[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(l[i]))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(l[j]))
-		}
-		i = j + 1
+func withSideHint(err error, perSide bool, which string) error {
+	if !perSide {
+		return fmt.Errorf("%w (or SENDER:RECEIVER, one set per side, e.g. 0:1)", err)
 	}
-	return b.String()
+	return fmt.Errorf("%s's set: %w", which, err)
+}
+
+// IsZero reports whether the spec pins nothing.
+func (c CPUSpec) IsZero() bool { return c.Sender == nil && c.Receiver == nil }
+
+// For returns the CPU set of a worker of the given role; a worker that runs
+// both sides gets the union of the sides' sets.
+func (c CPUSpec) For(role string) host.CPUList {
+	switch role {
+	case sample.RoleSender:
+		return c.Sender
+	case sample.RoleReceiver:
+		return c.Receiver
+	}
+	if c.IsZero() {
+		return nil
+	}
+	all := append(append(host.CPUList{}, c.Sender...), c.Receiver...)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// String writes the spec as --cpus takes it; "" when it pins nothing.
+func (c CPUSpec) String() string {
+	switch {
+	case c.IsZero():
+		return ""
+	case c.PerSide:
+		return c.Sender.String() + ":" + c.Receiver.String()
+	}
+	return c.Sender.String()
+}
+
+// Check reports whether both sets could be pinned to.
+func (c CPUSpec) Check() error {
+	for _, l := range []host.CPUList{c.Sender, c.Receiver} {
+		if l != nil {
+			if err := host.CheckCPUs(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"zbench/matrix"
+	"zbench/runner/sample"
 )
 
 // Socket kinds, as NewSocket takes them.
@@ -44,8 +45,8 @@ type Engine interface {
 // interoperability check run as a benchmark. In every pair the sending side
 // (the stream's sender, the client of round trips) opens its sockets on
 // sender, and the receiving side (the stream's receiver and the echo of the
-// latency phase) on receiver. NewSocket is not used for such an engine's
-// cells; RunCell asks the sides.
+// latency phase) on receiver; with two processes, each side's worker runs
+// its own engine. NewSocket is not used for such an engine's cells.
 type MixedEngine interface {
 	Engine
 	Sides() (sender, receiver Engine)
@@ -88,7 +89,57 @@ type Socket interface {
 	Close() error
 	// Telemetry returns the socket's write-path counters so far, and false
 	// when the engine exposes none.
-	Telemetry() (Telemetry, bool)
+	Telemetry() (sample.Telemetry, bool)
+}
+
+// Loops is implemented by an engine that runs the data part of a phase in
+// one call rather than one call per message: libzmq, whose loops are C, so
+// that crossing from Go into C is paid per phase, as a C program calling
+// libzmq pays none. The sockets given are the engine's own. Control
+// messages (markers, the echo's stop) stay with the runner, in Go; every
+// loop returns when it meets one. Times are Mono readings.
+type Loops interface {
+	// SendLoop sends one-frame messages of size bytes on s: count of them,
+	// or, with count 0, until the monotonic clock passes deadline.
+	SendLoop(s Socket, size int, count int64, deadline int64) (LoopStats, error)
+	// RecvLoop receives on s until a control message arrives, checking that
+	// every data message has size bytes (ErrWrongSize). It times the first
+	// data message, and the last one when timeEach is set. routed: every
+	// message starts with the sender's identity frame.
+	RecvLoop(s Socket, size int, routed, timeEach bool) (LoopStats, Control, error)
+	// EchoLoop receives on rx and sends every data message back unchanged
+	// on tx (to its sender's identity when routed) until a control message
+	// arrives, which it returns.
+	EchoLoop(rx, tx Socket, size int, routed bool) (LoopStats, Control, error)
+	// RoundTrips sends a request of size bytes on tx and waits for its
+	// reply on rx, count times or, with count 0, until the monotonic clock
+	// passes deadline; control messages met while waiting are skipped. The
+	// i-th round trip's time in ns goes to rtts[i] while i < len(rtts).
+	RoundTrips(tx, rx Socket, size int, count int64, deadline int64, rtts []int64) (LoopStats, error)
+}
+
+// LoopStats is what a Loops call did: data messages sent and received, and
+// when (Mono ns; 0 when none).
+type LoopStats struct {
+	Sent, Received      int64
+	FirstSend, LastSend int64
+	FirstRecv, LastRecv int64
+}
+
+// Control is a control message a loop met: its code and, on a routed
+// socket, the identity of its sender.
+type Control struct {
+	Code byte
+	From []byte
+}
+
+// External is implemented by an engine whose sides are programs of their
+// own rather than `zbench worker` (libzmq driven by plain C programs). The
+// program speaks the side protocol (see Work) on its stdin and stdout.
+type External interface {
+	// SideCommand returns the program and arguments that run one side of
+	// one run of the cell.
+	SideCommand(c matrix.Cell, role, ipcDir string) (path string, args []string, err error)
 }
 
 // Lookup finds an engine by name; false when this binary has no such
@@ -96,13 +147,17 @@ type Socket interface {
 type Lookup func(name string) (Engine, bool)
 
 // supports applies lookup and the engine's own verdict to a cell.
-func supports(lookup Lookup, c matrix.Cell) (ok bool, reason string) {
+func supports(lookup Lookup, c matrix.Cell) (eng Engine, ok bool, reason string) {
 	if lookup == nil {
-		return false, "no engines configured"
+		return nil, false, "no engines configured"
 	}
 	eng, found := lookup(c.Engine)
 	if !found {
-		return false, fmt.Sprintf("unknown engine %q", c.Engine)
+		return nil, false, fmt.Sprintf("unknown engine %q", c.Engine)
 	}
-	return eng.Supports(c)
+	if c.Processes != 1 && c.Processes != 2 {
+		return nil, false, fmt.Sprintf("processes %d (allowed: 1, 2)", c.Processes)
+	}
+	ok, reason = eng.Supports(c)
+	return eng, ok, reason
 }

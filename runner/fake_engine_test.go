@@ -8,6 +8,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // fakeEngine is an in-memory engine whose sockets are joined by channels.
@@ -57,7 +58,7 @@ type fakeSocket struct {
 	closed  sync.Once
 	out     [][]byte
 	pending [][]byte
-	tel     runner.Telemetry
+	tel     sample.Telemetry
 	telMu   sync.Mutex
 }
 
@@ -139,7 +140,7 @@ func (s *fakeSocket) Close() error {
 	return nil
 }
 
-func (s *fakeSocket) Telemetry() (runner.Telemetry, bool) {
+func (s *fakeSocket) Telemetry() (sample.Telemetry, bool) {
 	s.telMu.Lock()
 	defer s.telMu.Unlock()
 	t := s.tel

@@ -130,34 +130,90 @@ func (r *reader) read() (kind msgKind, body []byte, code byte, from []byte, err 
 	return 0, nil, 0, nil, fmt.Errorf("%w: %d frames", ErrUnexpectedMessage, len(frames))
 }
 
-// link is one socket pair of a cell, with every socket the pattern needs.
-// Data streams from streamTx to streamRx; a round trip goes out through
-// reqTx to reqRx and comes back through repTx to repRx.
-type link struct {
+// end is one side of one socket pair of a cell: the sockets of the
+// pattern that live on that side. Data streams from the sender's streamTx
+// to the receiver's streamRx; a round trip goes out through the sender's
+// reqTx to the receiver's reqRx and comes back through the receiver's repTx
+// to the sender's repRx. The fields of the other side are nil, as are the
+// stream's for req-rep, which has no one-way stream.
+type end struct {
 	id       int // 1-based pair number, for errors
-	pattern  string
 	lossy    bool
-	streamTx *writer // nil for req-rep: no one-way stream
-	streamRx *reader
-	reqTx    *writer // client side
-	reqRx    *reader // echo side
-	repTx    *writer // echo side
-	repRx    *reader // client side
+	streamTx *writer // sender
+	reqTx    *writer // sender
+	repRx    *reader // sender
+	streamRx *reader // receiver
+	reqRx    *reader // receiver
+	repTx    *writer // receiver
 	sockets  []Socket
 	ipcPaths []string
 }
 
-// close closes every socket of the link and removes its ipc files.
-func (l *link) close() {
-	for _, s := range l.sockets {
+// close closes every socket of the end and removes its ipc files.
+func (e *end) close() {
+	for _, s := range e.sockets {
 		_ = s.Close()
 	}
-	for _, p := range l.ipcPaths {
+	for _, p := range e.ipcPaths {
 		_ = os.Remove(p)
 	}
 }
 
-// endpoints hands out fresh endpoints of one protocol.
+// socketSpec is one socket of a pattern's side.
+type socketSpec struct {
+	kind      string
+	routed    bool // ROUTER: messages carry the peer's identity
+	subscribe bool // SUB: subscribed to everything
+}
+
+// patternSpec lists the sockets of both sides of one pair of a pattern.
+// Socket i of the receiver binds the pair's i-th endpoint and socket i of
+// the sender connects to it. On both sides socket 0 carries the stream and
+// the requests, the last socket the replies (the same socket where the
+// pattern has one per side).
+type patternSpec struct {
+	sender, receiver []socketSpec
+	stream           bool // false: no one-way stream (req-rep)
+	lossy            bool // the stream may drop messages (pub-sub)
+}
+
+var patternSpecs = map[string]patternSpec{
+	matrix.PatternPair: {
+		sender:   []socketSpec{{kind: KindPair}},
+		receiver: []socketSpec{{kind: KindPair}},
+		stream:   true,
+	},
+	matrix.PatternPushPull: {
+		sender:   []socketSpec{{kind: KindPush}, {kind: KindPull}},
+		receiver: []socketSpec{{kind: KindPull}, {kind: KindPush}},
+		stream:   true,
+	},
+	matrix.PatternReqRep: {
+		sender:   []socketSpec{{kind: KindReq}},
+		receiver: []socketSpec{{kind: KindRep}},
+	},
+	matrix.PatternDealerRouter: {
+		sender:   []socketSpec{{kind: KindDealer}},
+		receiver: []socketSpec{{kind: KindRouter, routed: true}},
+		stream:   true,
+	},
+	matrix.PatternPubSub: {
+		sender:   []socketSpec{{kind: KindPub}, {kind: KindSub, subscribe: true}},
+		receiver: []socketSpec{{kind: KindSub, subscribe: true}, {kind: KindPub}},
+		stream:   true,
+		lossy:    true,
+	},
+}
+
+func specFor(pattern string) (patternSpec, error) {
+	p, ok := patternSpecs[pattern]
+	if !ok {
+		return p, fmt.Errorf("%w %q (allowed: %s)", ErrUnknownPattern, pattern, strings.Join(matrix.Patterns, ", "))
+	}
+	return p, nil
+}
+
+// endpoints hands out fresh endpoints of one protocol to bind.
 type endpoints struct {
 	protocol string
 	dir      string // ipc directory
@@ -181,179 +237,91 @@ func (e *endpoints) next() (endpoint, ipcPath string, err error) {
 	return "", "", fmt.Errorf("%w %q (allowed: tcp, ipc, ws)", ErrUnknownProtocol, e.protocol)
 }
 
-// linkBuilder opens sockets for one link, keeping them so that a failure
-// closes everything opened so far. The sending side's sockets (the stream's
-// sender, the client of round trips) come from tx, the receiving side's (the
-// stream's receiver, the echo) from rx: the same engine unless the cell's
-// engine is a [MixedEngine].
-type linkBuilder struct {
-	tx, rx Engine
-	opts   SocketOptions
-	eps    *endpoints
-	l      *link
-}
-
-// side says which end of a link a socket belongs to.
-type side bool
-
-const (
-	sender   side = false
-	receiver side = true
-)
-
-func (b *linkBuilder) socket(sd side, kind string, o SocketOptions) (Socket, error) {
-	eng := b.tx
-	if sd == receiver {
-		eng = b.rx
-	}
-	s, err := eng.NewSocket(kind, o)
-	if err != nil {
-		return nil, fmt.Errorf("runner: new %s socket on %s: %w", kind, eng.Name(), err)
-	}
-	b.l.sockets = append(b.l.sockets, s)
-	return s, nil
-}
-
-// connect binds bindSide to a fresh endpoint and connects connectSide to it.
-func (b *linkBuilder) connect(bindSide, connectSide Socket) error {
-	ep, path, err := b.eps.next()
-	if err != nil {
-		return err
-	}
-	if path != "" {
-		b.l.ipcPaths = append(b.l.ipcPaths, path)
-	}
-	bound, err := bindSide.Bind(ep)
-	if err != nil {
-		return fmt.Errorf("runner: bind %s: %w", ep, err)
-	}
-	if err := connectSide.Connect(bound); err != nil {
-		return fmt.Errorf("runner: connect %s: %w", bound, err)
+// openSockets opens the sockets of one side of pair id on eng.
+func openSockets(e *end, eng Engine, specs []socketSpec, o SocketOptions) error {
+	for _, sp := range specs {
+		so := o
+		if sp.subscribe {
+			so.Subscribe = [][]byte{{}}
+		}
+		s, err := eng.NewSocket(sp.kind, so)
+		if err != nil {
+			return fmt.Errorf("runner: new %s socket on %s: %w", sp.kind, eng.Name(), err)
+		}
+		e.sockets = append(e.sockets, s)
 	}
 	return nil
 }
 
-// newLink opens and connects the sockets of one pair of the cell's pattern.
-func newLink(id int, eng Engine, c matrix.Cell, eps *endpoints) (*link, error) {
-	tx, rx := eng, eng
-	if m, ok := eng.(MixedEngine); ok {
-		if tx, rx = m.Sides(); tx == nil || rx == nil {
-			return nil, fmt.Errorf("runner: %s: a side of the mixed pair has no engine", eng.Name())
-		}
+// openReceiver opens the receiving side of pair id and binds every one of
+// its sockets to a fresh endpoint; it returns the endpoints as bound, in
+// socket order, for the sender to connect to.
+func openReceiver(id int, eng Engine, c matrix.Cell, eps *endpoints) (*end, []string, error) {
+	p, err := specFor(c.Pattern)
+	if err != nil {
+		return nil, nil, err
 	}
-	b := &linkBuilder{tx: tx, rx: rx, opts: SocketOptionsFor(c), eps: eps, l: &link{id: id, pattern: c.Pattern}}
-	if err := b.build(c.Pattern); err != nil {
-		b.l.close()
+	e := &end{id: id, lossy: p.lossy}
+	if err := openSockets(e, eng, p.receiver, SocketOptionsFor(c)); err != nil {
+		e.close()
+		return nil, nil, err
+	}
+	var bound []string
+	for _, s := range e.sockets {
+		ep, path, err := eps.next()
+		if err != nil {
+			e.close()
+			return nil, nil, err
+		}
+		if path != "" {
+			e.ipcPaths = append(e.ipcPaths, path)
+		}
+		b, err := s.Bind(ep)
+		if err != nil {
+			e.close()
+			return nil, nil, fmt.Errorf("runner: bind %s: %w", ep, err)
+		}
+		bound = append(bound, b)
+	}
+	first, last := p.receiver[0], p.receiver[len(p.receiver)-1]
+	e.reqRx = &reader{s: e.sockets[0], routed: first.routed}
+	if p.stream {
+		e.streamRx = e.reqRx
+	}
+	e.repTx = &writer{s: e.sockets[len(e.sockets)-1], routed: last.routed}
+	return e, bound, nil
+}
+
+// openSender opens the sending side of pair id and connects its sockets to
+// the endpoints the receiver bound, in socket order.
+func openSender(id int, eng Engine, c matrix.Cell, bound []string) (*end, error) {
+	p, err := specFor(c.Pattern)
+	if err != nil {
 		return nil, err
 	}
-	return b.l, nil
+	if len(bound) != len(p.sender) {
+		return nil, fmt.Errorf("runner: pair %d: %d endpoints for %d %s sockets", id, len(bound), len(p.sender), c.Pattern)
+	}
+	e := &end{id: id, lossy: p.lossy}
+	if err := openSockets(e, eng, p.sender, SocketOptionsFor(c)); err != nil {
+		e.close()
+		return nil, err
+	}
+	for i, s := range e.sockets {
+		if err := s.Connect(bound[i]); err != nil {
+			e.close()
+			return nil, fmt.Errorf("runner: connect %s: %w", bound[i], err)
+		}
+	}
+	e.reqTx = &writer{s: e.sockets[0]}
+	if p.stream {
+		e.streamTx = e.reqTx
+	}
+	e.repRx = &reader{s: e.sockets[len(e.sockets)-1]}
+	return e, nil
 }
 
-func (b *linkBuilder) build(pattern string) error {
-	l := b.l
-	o := b.opts
-	switch pattern {
-	case matrix.PatternPair:
-		a, err := b.socket(sender, KindPair, o)
-		if err != nil {
-			return err
-		}
-		z, err := b.socket(receiver, KindPair, o)
-		if err != nil {
-			return err
-		}
-		if err := b.connect(z, a); err != nil {
-			return err
-		}
-		l.streamTx, l.streamRx = &writer{s: a}, &reader{s: z}
-		l.reqTx, l.reqRx = l.streamTx, l.streamRx
-		l.repTx, l.repRx = &writer{s: z}, &reader{s: a}
-	case matrix.PatternPushPull:
-		push, err := b.socket(sender, KindPush, o)
-		if err != nil {
-			return err
-		}
-		pull, err := b.socket(receiver, KindPull, o)
-		if err != nil {
-			return err
-		}
-		backPush, err := b.socket(receiver, KindPush, o)
-		if err != nil {
-			return err
-		}
-		backPull, err := b.socket(sender, KindPull, o)
-		if err != nil {
-			return err
-		}
-		if err := b.connect(pull, push); err != nil {
-			return err
-		}
-		if err := b.connect(backPull, backPush); err != nil {
-			return err
-		}
-		l.streamTx, l.streamRx = &writer{s: push}, &reader{s: pull}
-		l.reqTx, l.reqRx = l.streamTx, l.streamRx
-		l.repTx, l.repRx = &writer{s: backPush}, &reader{s: backPull}
-	case matrix.PatternReqRep:
-		req, err := b.socket(sender, KindReq, o)
-		if err != nil {
-			return err
-		}
-		rep, err := b.socket(receiver, KindRep, o)
-		if err != nil {
-			return err
-		}
-		if err := b.connect(rep, req); err != nil {
-			return err
-		}
-		l.reqTx, l.reqRx = &writer{s: req}, &reader{s: rep}
-		l.repTx, l.repRx = &writer{s: rep}, &reader{s: req}
-	case matrix.PatternDealerRouter:
-		dealer, err := b.socket(sender, KindDealer, o)
-		if err != nil {
-			return err
-		}
-		router, err := b.socket(receiver, KindRouter, o)
-		if err != nil {
-			return err
-		}
-		if err := b.connect(router, dealer); err != nil {
-			return err
-		}
-		l.streamTx, l.streamRx = &writer{s: dealer}, &reader{s: router, routed: true}
-		l.reqTx, l.reqRx = l.streamTx, l.streamRx
-		l.repTx, l.repRx = &writer{s: router, routed: true}, &reader{s: dealer}
-	case matrix.PatternPubSub:
-		l.lossy = true
-		so := o
-		so.Subscribe = [][]byte{{}}
-		pub, err := b.socket(sender, KindPub, o)
-		if err != nil {
-			return err
-		}
-		sub, err := b.socket(receiver, KindSub, so)
-		if err != nil {
-			return err
-		}
-		backPub, err := b.socket(receiver, KindPub, o)
-		if err != nil {
-			return err
-		}
-		backSub, err := b.socket(sender, KindSub, so)
-		if err != nil {
-			return err
-		}
-		if err := b.connect(pub, sub); err != nil {
-			return err
-		}
-		if err := b.connect(backPub, backSub); err != nil {
-			return err
-		}
-		l.streamTx, l.streamRx = &writer{s: pub}, &reader{s: sub}
-		l.reqTx, l.reqRx = l.streamTx, l.streamRx
-		l.repTx, l.repRx = &writer{s: backPub}, &reader{s: backSub}
-	default:
-		return fmt.Errorf("%w %q (allowed: %s)", ErrUnknownPattern, pattern, strings.Join(matrix.Patterns, ", "))
-	}
-	return nil
+// endpointsPerPair is how many endpoints one pair of the pattern binds.
+func endpointsPerPair(pattern string) int {
+	return len(patternSpecs[pattern].receiver)
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"zbench/matrix"
+	"zbench/runner/sample"
 )
 
 // Progress is told about the matrix as it runs. Run calls it from one
@@ -18,7 +19,7 @@ type Progress interface {
 	// Begin is called once with the number of runs to come.
 	Begin(total int)
 	// Done is called after every run, unsupported ones included.
-	Done(c matrix.Cell, s Sample)
+	Done(c matrix.Cell, s sample.Sample)
 	// End is called once when Run returns.
 	End()
 }
@@ -44,7 +45,7 @@ type LineProgress struct {
 func (p *LineProgress) Begin(total int) { p.total = total }
 
 // Done implements Progress.
-func (p *LineProgress) Done(c matrix.Cell, s Sample) {
+func (p *LineProgress) Done(c matrix.Cell, s sample.Sample) {
 	p.done++
 	fmt.Fprintf(p.W, "[%d/%d] %s\n", p.done, p.total, RunLine(s))
 }
@@ -54,9 +55,9 @@ func (p *LineProgress) End() {}
 
 // RunLine describes one finished run in a line: cell, run, status, msg/s and
 // round-trip p50 when it measured, the error otherwise.
-func RunLine(s Sample) string {
+func RunLine(s sample.Sample) string {
 	line := fmt.Sprintf("%s run %d: %s", s.Cell, s.Run, s.Status)
-	if s.Status == StatusOK {
+	if s.Status == sample.StatusOK {
 		return line + fmt.Sprintf(", %.0f msg/s, p50 %v", s.Throughput.MsgsPerSec,
 			time.Duration(s.Latency.RTTP50Ns))
 	}
@@ -86,8 +87,8 @@ func (p *barProgress) Begin(total int) {
 	)
 }
 
-func (p *barProgress) Done(_ matrix.Cell, s Sample) {
-	if s.Status != StatusOK && s.Status != StatusUnsupported {
+func (p *barProgress) Done(_ matrix.Cell, s sample.Sample) {
+	if s.Status != sample.StatusOK && s.Status != sample.StatusUnsupported {
 		_ = p.bar.Clear()
 		fmt.Fprintln(p.w, RunLine(s))
 	}

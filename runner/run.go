@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"zbench/host"
 	"zbench/matrix"
+	"zbench/runner/sample"
 )
 
 // DefaultTimeout bounds a run whose cell sets no timeout.
@@ -28,15 +30,15 @@ type Options struct {
 	Executable string
 	// WorkerArgs are the worker's arguments; nil means {"worker"}.
 	WorkerArgs []string
-	// Env is added to the worker's environment (os.Environ()).
+	// Env is added to the workers' environment (os.Environ()).
 	Env []string
 	// Lookup finds the engines; a cell whose engine it does not find, or
 	// whose engine does not support it, is recorded as unsupported without
 	// spawning anything.
 	Lookup Lookup
-	// CPUs pins every worker to these CPUs; nil leaves the inherited mask
-	// (e.g. from `taskset -c 0`) in place.
-	CPUs CPUList
+	// CPUs pins the workers: one set for all, or one per side. The zero
+	// value leaves the inherited mask (e.g. from `taskset -c 0`) in place.
+	CPUs CPUSpec
 	// IPCDir is where workers put ipc endpoints; "" means os.TempDir().
 	IPCDir string
 	// DefaultTimeout bounds a run whose cell sets no timeout; 0 means
@@ -53,24 +55,29 @@ type Options struct {
 type Result struct {
 	// Samples holds every finished run (and every unsupported one), in the
 	// order they finished.
-	Samples []Sample
+	Samples []sample.Sample
 	// Incomplete is true when the context was cancelled before every run
 	// was done; the run that was stopped is recorded as interrupted.
 	Incomplete bool
 	// Failed counts the runs that failed or timed out.
 	Failed int
-	// Affinity is the CPU mask the workers ran under ("" if unknown).
+	// Affinity is the CPU set the workers were pinned to (--cpus as
+	// written), or the mask they inherited ("" if unknown).
 	Affinity string
 }
 
 // Run executes runs × cells, interleaved so that drift spreads evenly across
-// cells: run 1 of every cell in order, then run 2, and so on. Every run is a
-// fresh worker process (see Work) measured from outside: peak RSS, user and
-// system CPU, wall time, all bounded by the cell's timeout. A failing, hung or
-// crashing run is recorded and the matrix goes on. When ctx is cancelled, Run
-// starts nothing new, stops the running worker and returns what finished,
-// marked Incomplete. Run's error is reserved for options it cannot work with;
-// individual runs fail inside the Result.
+// cells: run 1 of every cell in order, then run 2, and so on. Every run
+// starts fresh worker processes (see Work): with the cell's processes 2, one
+// per side, connected to each other and coordinated from here; with 1, one
+// for both sides. Each worker is measured from outside (peak RSS, user and
+// system CPU), each reports its own per-phase figures, and the run is
+// bounded by the cell's timeout: when it passes, or one side fails, both
+// are killed and the run is recorded as failed, naming the side. The matrix
+// goes on. When ctx is cancelled, Run starts nothing new, stops the running
+// workers and returns what finished, marked Incomplete. Run's error is
+// reserved for options it cannot work with; individual runs fail inside the
+// Result.
 func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
 	var res Result
 	if o.Runs < 1 {
@@ -92,23 +99,24 @@ func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
 	if o.StderrLimit <= 0 {
 		o.StderrLimit = DefaultStderrLimit
 	}
-	if o.CPUs != nil {
-		if err := CheckCPUs(o.CPUs); err != nil {
+	if !o.CPUs.IsZero() {
+		if err := o.CPUs.Check(); err != nil {
 			return res, fmt.Errorf("%w: %v", ErrBadOptions, err)
 		}
 		res.Affinity = o.CPUs.String()
-	} else if l, err := CurrentAffinity(); err == nil {
+	} else if l, err := host.Affinity(); err == nil {
 		res.Affinity = l.String()
 	}
 
 	type verdict struct {
+		eng    Engine
 		ok     bool
 		reason string
 	}
 	verdicts := make([]verdict, len(cells))
 	for i, c := range cells {
-		ok, reason := supports(o.Lookup, c)
-		verdicts[i] = verdict{ok, reason}
+		eng, ok, reason := supports(o.Lookup, c)
+		verdicts[i] = verdict{eng, ok, reason}
 	}
 
 	total := o.Runs * len(cells)
@@ -122,28 +130,28 @@ func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
 				res.Incomplete = true
 				return res, nil
 			}
-			var s Sample
+			var s sample.Sample
 			if v := verdicts[i]; !v.ok {
-				s = Sample{Cell: c.ID(), Run: run, Status: StatusUnsupported, Error: v.reason,
-					StartedAt: time.Now().UTC()}
+				s = sample.Sample{Cell: c.ID(), Run: run, Processes: c.Processes, Status: sample.StatusUnsupported,
+					Error: v.reason, StartedAt: time.Now().UTC()}
 				s.Resources.AffinityMask = res.Affinity
 			} else {
-				s = o.spawn(ctx, c, run)
+				s = o.runOne(ctx, c, run, v.eng)
 				if s.Resources.AffinityMask == "" {
 					s.Resources.AffinityMask = res.Affinity
 				}
 			}
 			switch s.Status {
-			case StatusFailed, StatusTimeout:
+			case sample.StatusFailed, sample.StatusTimeout:
 				res.Failed++
-			case StatusInterrupted:
+			case sample.StatusInterrupted:
 				res.Incomplete = true
 			}
 			res.Samples = append(res.Samples, s)
 			if o.Progress != nil {
 				o.Progress.Done(c, s)
 			}
-			if s.Status == StatusInterrupted {
+			if s.Status == sample.StatusInterrupted {
 				return res, nil
 			}
 		}

@@ -18,6 +18,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // The test binary doubles as a fake worker: with fakeWorkerEnv set, it reads
@@ -122,7 +123,7 @@ func TestRunInterleavesAndMeasures(t *testing.T) {
 		if s.Cell != wantCell || s.Run != wantRun {
 			t.Errorf("sample %d is %s run %d, want %s run %d", i, s.Cell, s.Run, wantCell, wantRun)
 		}
-		if s.Status != runner.StatusOK {
+		if s.Status != sample.StatusOK {
 			t.Fatalf("sample %d: %s: %s\n%s", i, s.Status, s.Error, s.Stderr)
 		}
 		r := s.Resources
@@ -165,10 +166,10 @@ func TestRunTimeoutKillsHungWorkerAndGoesOn(t *testing.T) {
 	if len(res.Samples) != 2 || res.Failed != 1 {
 		t.Fatalf("%d samples, %d failed", len(res.Samples), res.Failed)
 	}
-	if s := res.Samples[0]; s.Status != runner.StatusTimeout || !strings.Contains(s.Error, "timeout") {
+	if s := res.Samples[0]; s.Status != sample.StatusTimeout || !strings.Contains(s.Error, "timeout") {
 		t.Errorf("hung run: %s: %s", s.Status, s.Error)
 	}
-	if s := res.Samples[1]; s.Status != runner.StatusOK {
+	if s := res.Samples[1]; s.Status != sample.StatusOK {
 		t.Errorf("run after the timeout: %s: %s", s.Status, s.Error)
 	}
 	data, err := os.ReadFile(pidFile)
@@ -198,7 +199,7 @@ func TestRunCrashIsFailedWithStderr(t *testing.T) {
 		t.Fatalf("failed = %d, want 2", res.Failed)
 	}
 	crash := res.Samples[0]
-	if crash.Status != runner.StatusFailed || !strings.Contains(crash.Error, "panic: boom") {
+	if crash.Status != sample.StatusFailed || !strings.Contains(crash.Error, "panic: boom") {
 		t.Errorf("crash: %s: %q", crash.Status, crash.Error)
 	}
 	if !strings.HasPrefix(crash.Stderr, "panic: boom") || !strings.Contains(crash.Stderr, "bytes trimmed") || len(crash.Stderr) > 4096+100 {
@@ -208,7 +209,7 @@ func TestRunCrashIsFailedWithStderr(t *testing.T) {
 		t.Errorf("crashed run has no rusage: %+v", crash.Resources)
 	}
 	bad := res.Samples[1]
-	if bad.Status != runner.StatusFailed || !strings.Contains(bad.Error, "no sample") {
+	if bad.Status != sample.StatusFailed || !strings.Contains(bad.Error, "no sample") {
 		t.Errorf("bad output: %s: %q", bad.Status, bad.Error)
 	}
 }
@@ -222,7 +223,7 @@ type cancelAfter struct {
 
 func (p *cancelAfter) Begin(int) {}
 func (p *cancelAfter) End()      {}
-func (p *cancelAfter) Done(matrix.Cell, runner.Sample) {
+func (p *cancelAfter) Done(matrix.Cell, sample.Sample) {
 	p.seen++
 	if p.seen == p.n {
 		time.AfterFunc(300*time.Millisecond, p.cancel)
@@ -250,10 +251,10 @@ func TestRunInterruptReturnsFinishedRuns(t *testing.T) {
 	if !res.Incomplete || len(res.Samples) != 2 {
 		t.Fatalf("incomplete %v, %d samples, want an incomplete result of 2", res.Incomplete, len(res.Samples))
 	}
-	if s := res.Samples[0]; s.Status != runner.StatusOK {
+	if s := res.Samples[0]; s.Status != sample.StatusOK {
 		t.Errorf("first run: %s: %s", s.Status, s.Error)
 	}
-	if s := res.Samples[1]; s.Status != runner.StatusInterrupted || s.Cell != cells[1].ID() {
+	if s := res.Samples[1]; s.Status != sample.StatusInterrupted || s.Cell != cells[1].ID() {
 		t.Errorf("stopped run: %s %s", s.Cell, s.Status)
 	}
 	if res.Failed != 0 {
@@ -277,7 +278,7 @@ func TestRunUnsupportedSpawnsNothing(t *testing.T) {
 		t.Fatalf("failed %d, %d samples", res.Failed, len(res.Samples))
 	}
 	for i, s := range res.Samples {
-		if s.Status != runner.StatusUnsupported || s.Error == "" {
+		if s.Status != sample.StatusUnsupported || s.Error == "" {
 			t.Errorf("sample %d: %s %q", i, s.Status, s.Error)
 		}
 	}
@@ -299,7 +300,7 @@ func TestRunPinsWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := res.Samples[0]
-	if s.Status != runner.StatusOK || s.Resources.AffinityMask != pin.String() || res.Affinity != pin.String() {
+	if s.Status != sample.StatusOK || s.Resources.AffinityMask != pin.String() || res.Affinity != pin.String() {
 		t.Fatalf("%s %s: worker mask %q, result mask %q, want %q", s.Status, s.Error, s.Resources.AffinityMask, res.Affinity, pin)
 	}
 	after, _ := runner.CurrentAffinity()

@@ -1,19 +1,28 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"zbench/matrix"
+	"zbench/runner/sample"
 )
 
-// Job is what the parent hands a worker on stdin: one run of one cell.
+// Job is what the parent hands a worker as the first line of the side
+// protocol ("job {Job}"): one side, or both, of one run of one cell.
 type Job struct {
 	Cell matrix.Cell `json:"cell"`
 	Run  int         `json:"run"` // 1-based
+	// Role is sample.RoleSender or sample.RoleReceiver for a worker that runs
+	// one side (processes 2), sample.RoleBoth for one that runs the whole
+	// cell (processes 1).
+	Role string `json:"role"`
 	// IPCDir is the directory of ipc endpoints; "" means os.TempDir().
 	IPCDir string `json:"ipc_dir,omitempty"`
 }
@@ -21,54 +30,181 @@ type Job struct {
 // ErrBadJob is returned by Work for a job it cannot read or run.
 var ErrBadJob = errors.New("runner: bad job")
 
-// Work is the worker process's whole life: read one Job as JSON from in, run
-// it on the engine lookup finds, write one Sample as JSON on out. The sample
-// has status ok; any failure is returned as an error instead (the worker
-// prints it on stderr and exits non-zero), and nothing is written.
+// maxLine bounds one line of the side protocol (a sample with its notes).
+const maxLine = 16 << 20
+
+// Work is the worker process's whole life. It reads the job line from in,
+// then:
+//   - for RoleBoth, runs the whole cell in this process and writes
+//     "sample {sample.Sample}";
+//   - for RoleSender or RoleReceiver, opens that side's sockets and serves
+//     the side protocol (see proto.go): commands from in, events to out,
+//     measuring its own CPU, memory and Go runtime per phase, until
+//     "finish", answered with "report".
+//
+// A failure is written as "error MESSAGE" and returned; the worker then
+// exits non-zero.
 func Work(ctx context.Context, in io.Reader, out io.Writer, lookup Lookup) error {
-	var job Job
-	dec := json.NewDecoder(in)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&job); err != nil {
-		return fmt.Errorf("%w: decode: %v", ErrBadJob, err)
-	}
-	s, err := RunJob(ctx, job, lookup)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	lw := &lineWriter{w: out}
+	job, err := readJob(sc)
 	if err != nil {
+		lw.error(err)
 		return err
 	}
-	if err := json.NewEncoder(out).Encode(s); err != nil {
-		return fmt.Errorf("runner: write sample: %w", err)
+	eng, note, err := jobEngine(job, lookup)
+	if err != nil {
+		lw.error(err)
+		return err
 	}
-	return nil
+	if job.Role == sample.RoleBoth {
+		s, err := RunCell(ctx, eng, job.Cell, CellOptions{IPCDir: job.IPCDir})
+		if err != nil {
+			err = fmt.Errorf("cell %s run %d: %w", job.Cell.ID(), job.Run, err)
+			lw.error(err)
+			return err
+		}
+		s.Cell, s.Run, s.Status = job.Cell.ID(), job.Run, sample.StatusOK
+		if note != "" {
+			s.Notes = append(s.Notes, note)
+		}
+		line, err := sampleLine(s)
+		if err != nil {
+			return fmt.Errorf("runner: write sample: %w", err)
+		}
+		return lw.write(line)
+	}
+	return serve(ctx, sc, lw, job, eng)
 }
 
-// RunJob runs one job in this process and returns its sample, as Work does
-// without the JSON on either side.
-func RunJob(ctx context.Context, job Job, lookup Lookup) (Sample, error) {
+func readJob(sc *bufio.Scanner) (Job, error) {
+	var job Job
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return job, fmt.Errorf("%w: read: %v", ErrBadJob, err)
+		}
+		return job, fmt.Errorf("%w: no job line", ErrBadJob)
+	}
+	verb, rest, _ := strings.Cut(sc.Text(), " ")
+	if verb != lineJob {
+		return job, fmt.Errorf("%w: first line %q, want \"job {...}\"", ErrBadJob, truncate(sc.Text(), 80))
+	}
+	dec := json.NewDecoder(strings.NewReader(rest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&job); err != nil {
+		return job, fmt.Errorf("%w: decode: %v", ErrBadJob, err)
+	}
+	if !slices.Contains([]string{sample.RoleSender, sample.RoleReceiver, sample.RoleBoth}, job.Role) {
+		return job, fmt.Errorf("%w: role %q (allowed: sender, receiver, both)", ErrBadJob, job.Role)
+	}
+	return job, nil
+}
+
+// jobEngine finds the job's engine and checks that it runs the cell; note
+// is the engine's remark about the cell, if any.
+func jobEngine(job Job, lookup Lookup) (Engine, string, error) {
 	c := job.Cell
 	if lookup == nil {
-		return Sample{}, fmt.Errorf("%w: no engines", ErrBadJob)
+		return nil, "", fmt.Errorf("%w: no engines", ErrBadJob)
 	}
 	eng, ok := lookup(c.Engine)
 	if !ok {
-		return Sample{}, fmt.Errorf("%w: unknown engine %q", ErrBadJob, c.Engine)
+		return nil, "", fmt.Errorf("%w: unknown engine %q", ErrBadJob, c.Engine)
 	}
 	supported, note := eng.Supports(c)
 	if !supported {
-		return Sample{}, fmt.Errorf("%w: unsupported: %s", ErrBadJob, note)
+		return nil, "", fmt.Errorf("%w: unsupported: %s", ErrBadJob, note)
 	}
-	s, err := RunCell(ctx, eng, c, CellOptions{IPCDir: job.IPCDir})
+	if err := checkWorkload(c); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	if _, err := specFor(c.Pattern); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	return eng, note, nil
+}
+
+// serve runs one side of a run in this process under the side protocol.
+func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng Engine) error {
+	sd, err := newSide(job.Role, eng, job.Cell, CellOptions{IPCDir: job.IPCDir})
 	if err != nil {
-		return Sample{}, fmt.Errorf("cell %s run %d: %w", c.ID(), job.Run, err)
+		lw.error(err)
+		return err
 	}
-	s.Cell = c.ID()
-	s.Run = job.Run
-	s.Status = StatusOK
-	if note != "" {
-		s.Notes = append(s.Notes, note)
+	l := newLocalSide(sd, true)
+	defer func() {
+		sd.close()
+		drain(l)
+	}()
+	stop := context.AfterFunc(ctx, sd.close)
+	defer stop()
+
+	cmds := make(chan command)
+	errc := make(chan error, 1)
+	go func() {
+		for sc.Scan() {
+			c, err := parseCommand(sc.Text())
+			if err != nil {
+				errc <- err
+				return
+			}
+			cmds <- c
+		}
+		if err := sc.Err(); err != nil {
+			errc <- fmt.Errorf("%w: read: %v", ErrProtocol, err)
+			return
+		}
+		errc <- fmt.Errorf("%w: the coordinator closed the protocol before finish", ErrProtocol)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			lw.error(ctx.Err())
+			return ctx.Err()
+		case err := <-errc:
+			lw.error(err)
+			return err
+		case c := <-cmds:
+			if (c.op == opBind) != (job.Role == sample.RoleReceiver) && (c.op == opBind || c.op == opConnect) {
+				err := fmt.Errorf("%w: %s side cannot %s", ErrProtocol, job.Role, c.op)
+				lw.error(err)
+				return err
+			}
+			l.do(c)
+		case ev := <-l.evc:
+			if ev.kind == evReport {
+				ev.side.Engine = sd.eng.Name()
+			}
+			line, err := ev.line()
+			if err == nil {
+				err = lw.write(line)
+			}
+			if err != nil {
+				return fmt.Errorf("runner: write event: %w", err)
+			}
+			switch ev.kind {
+			case evError:
+				return ev.err
+			case evReport:
+				return nil
+			}
+		}
 	}
-	if mask, err := currentAffinity(); err == nil {
-		s.Resources.AffinityMask = mask.String()
-	}
-	return s, nil
+}
+
+// lineWriter writes whole lines of the side protocol.
+type lineWriter struct {
+	w io.Writer
+}
+
+func (lw *lineWriter) write(line string) error {
+	_, err := io.WriteString(lw.w, line+"\n")
+	return err
+}
+
+// error writes an error event, best effort: the worker is failing anyway.
+func (lw *lineWriter) error(err error) {
+	line, _ := event{kind: evError, err: err}.line()
+	_ = lw.write(line)
 }

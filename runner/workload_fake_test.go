@@ -10,6 +10,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 func fakeCell(pattern string, sockets int) matrix.Cell {
@@ -20,7 +21,7 @@ func fakeCell(pattern string, sockets int) matrix.Cell {
 	return c
 }
 
-func runFake(t *testing.T, e *fakeEngine, c matrix.Cell, o runner.CellOptions) (runner.Sample, error) {
+func runFake(t *testing.T, e *fakeEngine, c matrix.Cell, o runner.CellOptions) (sample.Sample, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // smallCell is a cell with counts small enough for a unit test.
@@ -25,7 +26,7 @@ func smallCell(engine, pattern, protocol string, size, sockets int) matrix.Cell 
 }
 
 // checkSample asserts what every successful run must satisfy.
-func checkSample(t *testing.T, c matrix.Cell, s runner.Sample) {
+func checkSample(t *testing.T, c matrix.Cell, s sample.Sample) {
 	t.Helper()
 	w := c.Workload
 	k := int64(c.Sockets)

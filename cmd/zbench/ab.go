@@ -18,7 +18,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/report"
-	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // abOptions holds what `zbench ab` was asked to do.
@@ -355,7 +355,7 @@ func (s *abSide) merge(o *abOptions, runs int, interrupted bool) *report.Result 
 	}
 	var cells []matrix.Cell
 	seen := map[string]bool{}
-	var samples []runner.Sample
+	var samples []sample.Sample
 	for _, r := range s.results {
 		for _, c := range r.Cells {
 			if !seen[c.ID] {
@@ -384,7 +384,7 @@ func renumber(r *report.Result, run int) {
 func runCounts(r *report.Result) string {
 	ok := 0
 	for _, s := range r.Samples {
-		if s.Status == runner.StatusOK || s.Status == runner.StatusUnsupported {
+		if s.Status == sample.StatusOK || s.Status == sample.StatusUnsupported {
 			ok++
 		}
 	}

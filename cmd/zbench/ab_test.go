@@ -15,6 +15,7 @@ import (
 
 	"zbench/report"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 const abScenario = `default_profile: t
@@ -460,7 +461,7 @@ func TestABBuildsRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Samples) != 4 || r.Samples[0].Status != runner.StatusOK || !strings.HasSuffix(r.Env.Hostname, "base-src") {
+	if len(r.Samples) != 4 || r.Samples[0].Status != sample.StatusOK || !strings.HasSuffix(r.Env.Hostname, "base-src") {
 		t.Errorf("base: %d samples, ran in %s", len(r.Samples), r.Env.Hostname)
 	}
 	if n := worktrees(t, repo); n != 1 {

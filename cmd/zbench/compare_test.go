@@ -12,6 +12,7 @@ import (
 	"zbench/matrix"
 	"zbench/report"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 var cmpCells = []matrix.Cell{
@@ -23,16 +24,16 @@ var cmpCells = []matrix.Cell{
 // rate msg/s spread by 0.2 % steps (offset interleaves two sets of the same
 // rate), and the tail latency scales inversely with it.
 func synthResult(rate float64, runs, offset int) *report.Result {
-	var ss []runner.Sample
+	var ss []sample.Sample
 	for _, c := range cmpCells {
 		for k := 1; k <= runs; k++ {
 			v := rate * (1 + 0.002*float64(2*k+offset))
-			ss = append(ss, runner.Sample{
-				Cell: c.ID(), Run: k, Status: runner.StatusOK,
-				Throughput: runner.Throughput{Messages: 100000, Seconds: 100000 / v, MsgsPerSec: v},
-				Latency:    runner.Latency{RoundTrips: 1000, RTTP50Ns: int64(2e10 / v), RTTP99Ns: int64(6e10 / v)},
-				Resources:  runner.Resources{UserCPUNs: 6e8, SysCPUNs: 3e8, CPUNsPerMsg: 9e8 / 110000, PeakRSSBytes: 12 << 20},
-				Engine:     runner.Telemetry{Available: true, MsgsPerWrite: 10},
+			ss = append(ss, sample.Sample{
+				Cell: c.ID(), Run: k, Status: sample.StatusOK,
+				Throughput: sample.Throughput{Messages: 100000, Seconds: 100000 / v, MsgsPerSec: v},
+				Latency:    sample.Latency{RoundTrips: 1000, RTTP50Ns: int64(2e10 / v), RTTP99Ns: int64(6e10 / v)},
+				Resources:  sample.Resources{UserCPUNs: 6e8, SysCPUNs: 3e8, CPUNsPerMsg: 9e8 / 110000, PeakRSSBytes: 12 << 20},
+				Engine:     sample.Telemetry{Available: true, MsgsPerWrite: 10},
 			})
 		}
 	}

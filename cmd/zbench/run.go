@@ -29,7 +29,7 @@ type runOptions struct {
 	Engines   []string // --engine values; narrow the engine axis
 
 	scenario *matrix.Scenario // resolved, filtered, runs applied
-	cpus     runner.CPUList   // parsed CPUs; nil when not pinned
+	cpus     runner.CPUSpec   // parsed CPUs; zero when not pinned
 	command  []string         // the command line, for the results
 
 	// executable, workerArgs and workerEnv override how workers are
@@ -102,7 +102,7 @@ func (o *runOptions) addMatrixFlags(fl *pflag.FlagSet, scenariosHelp, runsHelp s
 	fl.StringVar(&o.Profile, "profile", "", "profile to run (default: the file's default_profile)")
 	fl.IntVar(&o.Runs, "runs", 0, runsHelp)
 	fl.StringArrayVar(&o.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
-	fl.StringVar(&o.CPUs, "cpus", "", `pin the workers to these CPUs: "0", "0-1", "0,2" (default: the inherited mask)`)
+	fl.StringVar(&o.CPUs, "cpus", "", `pin the workers: one CPU set for all ("0", "0-1", "0,2") or one per side, SENDER:RECEIVER ("0:1") (default: the inherited mask)`)
 	fl.StringSliceVar(&o.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
 }
 
@@ -130,10 +130,10 @@ func (o *runOptions) resolve(runsSet bool) error {
 		}
 	}
 	if o.CPUs != "" {
-		if o.cpus, err = runner.ParseCPUList(o.CPUs); err != nil {
+		if o.cpus, err = runner.ParseCPUSpec(o.CPUs); err != nil {
 			return fmt.Errorf("--cpus: %w", err)
 		}
-		if err := runner.CheckCPUs(o.cpus); err != nil {
+		if err := o.cpus.Check(); err != nil {
 			return fmt.Errorf("--cpus: %w", err)
 		}
 	}

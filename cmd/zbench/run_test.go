@@ -12,6 +12,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // asZbenchEnv makes the test binary behave as the zbench binary, so that
@@ -76,7 +77,7 @@ func readResults(t *testing.T, out string) (dir string, res struct {
 		Runs       int    `json:"runs"`
 		Incomplete bool   `json:"incomplete"`
 	} `json:"invocation"`
-	Samples []runner.Sample `json:"samples"`
+	Samples []sample.Sample `json:"samples"`
 }) {
 	t.Helper()
 	dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
@@ -117,10 +118,10 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, s := range res.Samples {
 		switch {
 		case strings.Contains(s.Cell, "engine=libzmq"):
-			if s.Status != runner.StatusUnsupported || s.Error != "not built with libzmq" {
+			if s.Status != sample.StatusUnsupported || s.Error != "not built with libzmq" {
 				t.Errorf("%s: %s %q, want unsupported", s.Cell, s.Status, s.Error)
 			}
-		case s.Status == runner.StatusOK:
+		case s.Status == sample.StatusOK:
 			ok++
 			if s.Throughput.Messages == 0 || s.Latency.RoundTrips != 30 || s.Resources.PeakRSSBytes == 0 || s.HarnessOverheadNs <= 0 {
 				t.Errorf("%s: sample not filled: %+v", s.Cell, s)
@@ -154,7 +155,7 @@ func TestRunEndToEndZbench(t *testing.T) {
 		t.Fatalf("%d samples, want 4", len(res.Samples))
 	}
 	for _, s := range res.Samples {
-		if s.Status != runner.StatusOK || !s.Engine.Available || s.Engine.MsgsOut == 0 {
+		if s.Status != sample.StatusOK || !s.Engine.Available || s.Engine.MsgsOut == 0 {
 			t.Errorf("%s: %s %s, telemetry %+v", s.Cell, s.Status, s.Error, s.Engine)
 		}
 	}
@@ -168,7 +169,7 @@ func TestRunFailedRunsExit1WithResults(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 1 and the count of failed runs", code, stderr)
 	}
 	_, res := readResults(t, out)
-	if len(res.Samples) != 1 || res.Samples[0].Status != runner.StatusTimeout {
+	if len(res.Samples) != 1 || res.Samples[0].Status != sample.StatusTimeout {
 		t.Errorf("samples %+v, want one timeout", res.Samples)
 	}
 }
@@ -188,7 +189,7 @@ func TestRunInterruptedWritesFinishedRuns(t *testing.T) {
 			res.Invocation.Incomplete, len(res.Samples))
 	}
 	for _, s := range res.Samples[:len(res.Samples)-1] {
-		if s.Status != runner.StatusOK {
+		if s.Status != sample.StatusOK {
 			t.Errorf("%s run %d: %s %s", s.Cell, s.Run, s.Status, s.Error)
 		}
 	}

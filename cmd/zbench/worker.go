@@ -11,7 +11,7 @@ import (
 
 // newWorkerCmd is the hidden `zbench worker`: one run of one cell, spawned
 // by `zbench run`. It reads a runner.Job as JSON on stdin and writes one
-// runner.Sample as JSON on stdout; on error it prints the message on stderr
+// sample.Sample as JSON on stdout; on error it prints the message on stderr
 // and exits non-zero. It does nothing else, so that it starts fast.
 func newWorkerCmd() *cobra.Command {
 	return &cobra.Command{

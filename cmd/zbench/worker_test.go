@@ -9,6 +9,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 func workerJob(t *testing.T, engine string) string {
@@ -34,11 +35,11 @@ func TestWorkerCommand(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			var s runner.Sample
+			var s sample.Sample
 			if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
 				t.Fatalf("stdout is not a sample: %v\n%s", err, stdout.String())
 			}
-			if s.Status != runner.StatusOK || s.Run != 3 || !strings.Contains(s.Cell, "engine="+engine) ||
+			if s.Status != sample.StatusOK || s.Run != 3 || !strings.Contains(s.Cell, "engine="+engine) ||
 				s.Throughput.Messages != 400 || s.Latency.RoundTrips != 40 || s.FirstMessageUnixNs == 0 {
 				t.Errorf("sample %+v", s)
 			}

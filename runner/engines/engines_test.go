@@ -10,6 +10,7 @@ import (
 	"zbench/matrix"
 	"zbench/runner"
 	"zbench/runner/engines"
+	"zbench/runner/sample"
 )
 
 func cell(engine, pattern, protocol string, size, sockets int) matrix.Cell {
@@ -27,7 +28,7 @@ func cell(engine, pattern, protocol string, size, sockets int) matrix.Cell {
 
 // runAll runs every pattern over each protocol on the named engine and
 // checks the counts every run must satisfy.
-func runAll(t *testing.T, name string, protocols []string, tweak func(*matrix.Cell)) []runner.Sample {
+func runAll(t *testing.T, name string, protocols []string, tweak func(*matrix.Cell)) []sample.Sample {
 	t.Helper()
 	eng, ok := engines.Lookup(name)
 	if !ok {
@@ -42,10 +43,10 @@ func runnerOptions() runner.SocketOptions {
 
 // runEngine is runAll on an engine that need not be registered. A protocol
 // the engine does not support is skipped only for ws.
-func runEngine(t *testing.T, eng runner.Engine, protocols []string, tweak func(*matrix.Cell)) []runner.Sample {
+func runEngine(t *testing.T, eng runner.Engine, protocols []string, tweak func(*matrix.Cell)) []sample.Sample {
 	t.Helper()
 	name := eng.Name()
-	var samples []runner.Sample
+	var samples []sample.Sample
 	for _, protocol := range protocols {
 		for _, pattern := range matrix.Patterns {
 			t.Run(protocol+"/"+pattern, func(t *testing.T) {
@@ -134,7 +135,7 @@ func TestSupports(t *testing.T) {
 	zmq4, _ := engines.Lookup(engines.Zmq4Name)
 	c := cell(engines.Zmq4Name, matrix.PatternPair, matrix.ProtocolTCP, 32, 1)
 	ok, note := zmq4.Supports(c)
-	if axes, _, isNA := runner.ParseNotApplicable(note); !ok || !isNA ||
+	if axes, _, isNA := sample.ParseNotApplicable(note); !ok || !isNA ||
 		!slices.Equal(axes, []string{matrix.AxisOutBatchSize, matrix.AxisWriteBatching}) {
 		t.Errorf("zmq4 default batching: %v %q, want supported with out_batch_size and write_batching n/a", ok, note)
 	}

@@ -124,6 +124,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // LibzmqName is the engine name of the libzmq adapter.
@@ -202,10 +203,10 @@ func (Libzmq) Supports(c matrix.Cell) (bool, string) {
 			return false, fmt.Sprintf("libzmq %s has no out_batch_size setting (draft option ZMQ_OUT_BATCH_SIZE refused: %v); it batches up to %d bytes",
 				caps.version, caps.outBatchSize, libzmqOutBatchSize)
 		}
-		return true, runner.NoteNotApplicable(fmt.Sprintf("libzmq %s cannot set them (no draft API); it always batches writes, up to %d bytes",
+		return true, sample.NoteNotApplicable(fmt.Sprintf("libzmq %s cannot set them (no draft API); it always batches writes, up to %d bytes",
 			caps.version, libzmqOutBatchSize), matrix.AxisOutBatchSize, matrix.AxisWriteBatching)
 	}
-	return true, runner.NoteNotApplicable(fmt.Sprintf("libzmq %s always batches writes (out_batch_size is set through ZMQ_OUT_BATCH_SIZE)",
+	return true, sample.NoteNotApplicable(fmt.Sprintf("libzmq %s always batches writes (out_batch_size is set through ZMQ_OUT_BATCH_SIZE)",
 		caps.version), matrix.AxisWriteBatching)
 }
 
@@ -448,4 +449,4 @@ func (s *libzmqSocket) Close() error {
 }
 
 // Telemetry implements runner.Socket: libzmq exposes no write-path counters.
-func (s *libzmqSocket) Telemetry() (runner.Telemetry, bool) { return runner.Telemetry{}, false }
+func (s *libzmqSocket) Telemetry() (sample.Telemetry, bool) { return sample.Telemetry{}, false }

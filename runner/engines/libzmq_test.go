@@ -11,6 +11,7 @@ import (
 	"zbench/matrix"
 	"zbench/runner"
 	"zbench/runner/engines"
+	"zbench/runner/sample"
 )
 
 var allProtocols = []string{matrix.ProtocolTCP, matrix.ProtocolIPC, matrix.ProtocolWS}
@@ -62,7 +63,7 @@ func TestLibzmqSupports(t *testing.T) {
 	lz, _ := engines.Lookup(engines.LibzmqName)
 	c := cell(engines.LibzmqName, matrix.PatternPair, matrix.ProtocolTCP, 32, 1)
 	ok, note := lz.Supports(c)
-	axes, why, isNA := runner.ParseNotApplicable(note)
+	axes, why, isNA := sample.ParseNotApplicable(note)
 	if !ok || !isNA || !slices.Contains(axes, matrix.AxisWriteBatching) || !strings.Contains(why, "libzmq 4.") {
 		t.Fatalf("libzmq at default batching: %v %q, want supported with write_batching n/a", ok, note)
 	}

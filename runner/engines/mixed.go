@@ -7,6 +7,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // Every mixed pair the matrix allows ("zbench>libzmq", "libzmq>zbench")
@@ -63,7 +64,7 @@ func (m Mixed) Supports(c matrix.Cell) (bool, string) {
 		if reason == "" {
 			continue
 		}
-		if axes, why, isNA := runner.ParseNotApplicable(reason); isNA {
+		if axes, why, isNA := sample.ParseNotApplicable(reason); isNA {
 			for _, a := range axes {
 				if !slices.Contains(naAxes, a) {
 					naAxes = append(naAxes, a)
@@ -75,7 +76,7 @@ func (m Mixed) Supports(c matrix.Cell) (bool, string) {
 	}
 	note := strings.Join(notes, "; ")
 	if len(naAxes) > 0 {
-		note = runner.NoteNotApplicable(note, naAxes...)
+		note = sample.NoteNotApplicable(note, naAxes...)
 	}
 	return true, note
 }

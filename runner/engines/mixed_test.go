@@ -8,6 +8,7 @@ import (
 	"zbench/matrix"
 	"zbench/runner"
 	"zbench/runner/engines"
+	"zbench/runner/sample"
 )
 
 // Every mixed pair the matrix allows has an engine, and it is a
@@ -42,7 +43,7 @@ func TestMixedSupports(t *testing.T) {
 	zbZmq4 := engines.NewMixed(engines.ZbenchName, engines.Zmq4Name)
 	c := cell(zbZmq4.Name(), matrix.PatternPair, matrix.ProtocolTCP, 32, 1)
 	ok, note := zbZmq4.Supports(c)
-	axes, why, isNA := runner.ParseNotApplicable(note)
+	axes, why, isNA := sample.ParseNotApplicable(note)
 	if !ok || !isNA || !slices.Equal(axes, []string{matrix.AxisOutBatchSize, matrix.AxisWriteBatching}) ||
 		!strings.HasPrefix(why, "receiver zmq4: ") {
 		t.Errorf("zbench>zmq4 at default batching: %v %q, want supported, batching axes n/a because of receiver zmq4", ok, note)

@@ -6,6 +6,7 @@ import (
 	"zbench/engine"
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // ZbenchName is the engine name of the embedded engine (package engine).
@@ -89,9 +90,9 @@ func (z zbenchSocket) RecvFrame() ([]byte, bool, error) { return z.s.RecvFrameVi
 func (z zbenchSocket) Close() error { return z.s.Close() }
 
 // Telemetry implements runner.Socket.
-func (z zbenchSocket) Telemetry() (runner.Telemetry, bool) {
+func (z zbenchSocket) Telemetry() (sample.Telemetry, bool) {
 	st := z.s.Stats()
-	return runner.Telemetry{
+	return sample.Telemetry{
 		Available:       true,
 		MsgsOut:         st.MsgsOut,
 		BytesOut:        st.BytesOut,

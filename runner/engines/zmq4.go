@@ -11,6 +11,7 @@ import (
 
 	"zbench/matrix"
 	"zbench/runner"
+	"zbench/runner/sample"
 )
 
 // Zmq4Name is the engine name of the go-zeromq/zmq4 adapter.
@@ -29,7 +30,7 @@ func init() { register(Zmq4{}) }
 // Zmq4 is the adapter for github.com/go-zeromq/zmq4, a pure-Go ZeroMQ
 // implementation. It supports tcp and ipc, has no write-path telemetry, and
 // runs only cells whose out_batch_size and write_batching are the defaults
-// (8192, true), noting them as not applicable (runner.NoteNotApplicable).
+// (8192, true), noting them as not applicable (sample.NoteNotApplicable).
 type Zmq4 struct{}
 
 // Name implements runner.Engine.
@@ -45,7 +46,7 @@ func (Zmq4) Supports(c matrix.Cell) (bool, string) {
 	if c.OutBatchSize != zmq4OutBatchSize || c.WriteBatching != zmq4WriteBatching {
 		return false, "zmq4 has no out_batch_size or write_batching setting (it writes every frame on its own)"
 	}
-	return true, runner.NoteNotApplicable("zmq4 has neither setting (it writes every frame on its own)",
+	return true, sample.NoteNotApplicable("zmq4 has neither setting (it writes every frame on its own)",
 		matrix.AxisOutBatchSize, matrix.AxisWriteBatching)
 }
 
@@ -158,4 +159,4 @@ func (z *zmq4Socket) RecvFrame() ([]byte, bool, error) {
 func (z *zmq4Socket) Close() error { return z.s.Close() }
 
 // Telemetry implements runner.Socket: zmq4 exposes none.
-func (z *zmq4Socket) Telemetry() (runner.Telemetry, bool) { return runner.Telemetry{}, false }
+func (z *zmq4Socket) Telemetry() (sample.Telemetry, bool) { return sample.Telemetry{}, false }
