@@ -21,7 +21,7 @@ type wantErr struct {
 }
 
 func TestLoadBadFiles(t *testing.T) {
-	const allowedKeys = "allowed: description, engine, pattern, protocol, size, out_batch_size, write_batching, sockets, runs, warmup_messages, throughput_messages, throughput_duration, latency_round_trips, timeout"
+	const allowedKeys = "allowed: description, engine, pattern, protocol, size, out_batch_size, write_batching, sockets, processes, runs, warmup_messages, throughput_messages, throughput_duration, latency_round_trips, timeout"
 	tests := []struct {
 		file string
 		want []wantErr
@@ -301,8 +301,8 @@ func TestRealScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(engines.Axes.Engine, Engines) || len(engines.Cells()) != 45 {
-		t.Errorf("engines profile: engines %v, %d cells; want %v and 45", engines.Axes.Engine, len(engines.Cells()), Engines)
+	if !slices.Equal(engines.Axes.Engine, Engines) || len(engines.Cells()) != 54 {
+		t.Errorf("engines profile: engines %v, %d cells; want %v and 54", engines.Axes.Engine, len(engines.Cells()), Engines)
 	}
 	if !slices.Equal(engines.Axes.Protocol, Protocols) || !slices.Equal(engines.Axes.Size, quick.Axes.Size) {
 		t.Errorf("engines profile: protocols %v, sizes %v; want every protocol and quick's sizes %v", engines.Axes.Protocol, engines.Axes.Size, quick.Axes.Size)

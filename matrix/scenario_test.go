@@ -169,3 +169,40 @@ func TestScenarioJSON(t *testing.T) {
 		t.Errorf("round trip %+v, want %+v", back, *s)
 	}
 }
+
+func TestScenarioWarnings(t *testing.T) {
+	s := &Scenario{Profile: "p", Axes: AxisValues{Protocol: []string{"tcp", "ipc"}, Size: []int{32, 1 << 20}}}
+	buf := func(p string) int64 {
+		if p == "tcp" {
+			return 1 << 20
+		}
+		return 0 // unknown: no judgement
+	}
+	s.Workload = Workload{ThroughputMessages: 2000}
+	w := s.Warnings(buf)
+	if len(w) != 1 || !strings.Contains(w[0], "2000 of 32 B over tcp") || !strings.Contains(w[0], "throughput_duration") {
+		t.Errorf("fixed count that fits: %q", w)
+	}
+	s.Workload = Workload{ThroughputDuration: Duration(20 * time.Millisecond)}
+	if w := s.Warnings(buf); len(w) != 1 || !strings.Contains(w[0], "under 50ms") {
+		t.Errorf("20 ms phase: %q", w)
+	}
+	s.Workload = Workload{ThroughputDuration: Duration(100 * time.Millisecond)}
+	if w := s.Warnings(buf); len(w) != 0 {
+		t.Errorf("100 ms phase: %q", w)
+	}
+}
+
+func TestRealProfilesMeasureRates(t *testing.T) {
+	f, err := Load("../scenarios.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range f.ProfileNames() {
+		s, _ := f.Resolve(name)
+		// The buffers of a well-tuned Linux host (tcp_wmem + tcp_rmem maxima).
+		if w := s.Warnings(func(string) int64 { return 4<<20 + 6<<20 }); len(w) > 0 {
+			t.Errorf("profile %s: %q", name, w)
+		}
+	}
+}

@@ -61,6 +61,9 @@ const (
 	WarnSideIncomplete  = "side_incomplete"  // a result set lacks runs it should have
 	WarnWorkloadDiffers = "workload_differs" // a cell ran a different workload on each side
 	WarnTooFewToCompare = "too_few_runs"     // fewer than MinRunsToCompare runs on a side
+	// WarnDefinitionChanged: a metric's definition changed between the two
+	// sides' results schemas; it is shown, never judged.
+	WarnDefinitionChanged = "definition_changed"
 )
 
 // CompareOptions configure Compare.
@@ -104,6 +107,8 @@ type Side struct {
 	Runs       int       `json:"runs"` // runs per cell asked for
 	Incomplete bool      `json:"incomplete"`
 	Env        Env       `json:"env"`
+	// SchemaVersion is the results schema the side was written in.
+	SchemaVersion int `json:"schema_version"`
 	// Affinity is the CPU list the runs were allowed on.
 	Affinity string `json:"affinity"`
 }
@@ -195,6 +200,14 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 		}
 	}
 
+	changed := map[string]string{}
+	for _, name := range metrics {
+		if why, ok := definitionChanged(name, old.SchemaVersion, new.SchemaVersion); ok {
+			changed[name] = why
+			c.Warnings = append(c.Warnings, Warning{Code: WarnDefinitionChanged, Metric: name, Message: why})
+		}
+	}
+
 	oldVals, newVals := metricValues(old), metricValues(new)
 	for i := range new.Cells {
 		nc := &new.Cells[i]
@@ -215,7 +228,10 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 				continue
 			}
 			mc := compareMetric(name, ov, nv)
-			if len(ov) < MinRunsToCompare || len(nv) < MinRunsToCompare {
+			if why, ok := changed[name]; ok {
+				mc.P, mc.Significant, mc.Verdict = 1, false, VerdictNone
+				mc.Reason = "not judged: " + why
+			} else if len(ov) < MinRunsToCompare || len(nv) < MinRunsToCompare {
 				tooFew = true
 			}
 			cc.Metrics = append(cc.Metrics, mc)
@@ -233,6 +249,20 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 		}
 	}
 	return c, nil
+}
+
+// definitionChanged says whether the named metric means different things
+// in results of schema versions a and b, and how.
+func definitionChanged(name string, a, b int) (string, bool) {
+	m, ok := MetricByName(name)
+	if !ok || m.Since <= 1 {
+		return "", false
+	}
+	lo, hi := min(a, b), max(a, b)
+	if lo < m.Since && m.Since <= hi {
+		return fmt.Sprintf("%s is not compared between results schema %d and %d: its definition changed: %s", name, lo, hi, m.Changed), true
+	}
+	return "", false
 }
 
 // compareMetric summarises and tests one metric of one cell; ov and nv are
@@ -312,6 +342,8 @@ func sideOf(r *Result, label string) Side {
 		Incomplete: r.Invocation.Incomplete,
 		Env:        r.Env,
 		Affinity:   cmp.Or(r.Invocation.Affinity, r.Env.Affinity),
+
+		SchemaVersion: cmp.Or(r.SchemaVersion, SchemaVersion),
 	}
 }
 

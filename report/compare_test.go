@@ -556,3 +556,73 @@ func TestWriteResultSetAndComparisonFiles(t *testing.T) {
 		}
 	}
 }
+
+// A schema 1 result set reads as one-process cells, and compare refuses the
+// metrics whose definition changed in schema 2 while judging the others.
+func TestSchemaOneReadAndDefinitionChanges(t *testing.T) {
+	old, err := ReadResult(filepath.Join("testdata", "results.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.SchemaVersion != 1 || len(old.Cells) == 0 {
+		t.Fatalf("schema %d, %d cells", old.SchemaVersion, len(old.Cells))
+	}
+	ids := map[string]bool{}
+	for _, c := range old.Cells {
+		if c.Processes != 1 || !strings.HasSuffix(c.ID, "/processes=1") || c.ID != c.Cell.ID() {
+			t.Errorf("schema 1 cell %s: processes %d", c.ID, c.Processes)
+		}
+		ids[c.ID] = true
+	}
+	for _, s := range old.Samples {
+		if !ids[s.Cell] || s.Processes != 1 {
+			t.Errorf("sample of %s (processes %d) matches no cell", s.Cell, s.Processes)
+		}
+	}
+
+	// The same figures written by schema 2.
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur Result
+	if err := json.Unmarshal(data, &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.SchemaVersion = SchemaVersion
+	c, err := Compare(old, &cur, CompareOptions{Metrics: []string{MetricMsgsPerSec, MetricRTTP50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := 0
+	for _, w := range c.Warnings {
+		if w.Code == WarnDefinitionChanged {
+			warned++
+			if w.Metric != MetricMsgsPerSec || !strings.Contains(w.Message, "sender's first send") {
+				t.Errorf("warning %+v", w)
+			}
+		}
+	}
+	if warned != 1 {
+		t.Errorf("%d definition warnings, want one for msgs_per_sec: %+v", warned, c.Warnings)
+	}
+	judged := 0
+	for _, cc := range c.Cells {
+		if mc, ok := cc.Change(MetricMsgsPerSec); ok {
+			if mc.Verdict != VerdictNone || mc.Significant || !strings.HasPrefix(mc.Reason, "not judged") {
+				t.Errorf("%s msgs_per_sec judged across schemas: %+v", cc.ID, mc)
+			}
+		}
+		if mc, ok := cc.Change(MetricRTTP50); ok && mc.Verdict != VerdictNone {
+			judged++
+		}
+	}
+	if judged == 0 {
+		t.Error("rtt_p50_ns, whose definition did not change, was never judged")
+	}
+	// Gates never trip on a refused metric.
+	g := CheckGate(c, []Threshold{{Metric: MetricMsgsPerSec, Sign: -1, Pct: 0}})
+	if !g.Passed() {
+		t.Errorf("a gate tripped on a metric that was not judged: %+v", g.Violations)
+	}
+}

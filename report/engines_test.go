@@ -59,6 +59,24 @@ func enginesFixture() *Result {
 			}
 		}
 	}
+	// libzmq's own C programs: the reference row. At tcp 32 B the libzmq
+	// engine is 5 % slower (within the tolerance); at tcp 1 KiB 25 %
+	// slower (outside it).
+	for _, size := range []int{32, 1024} {
+		c := cell(matrix.ProtocolTCP, size, 8192, true, 1)
+		c.Engine = matrix.EngineLibzmqC
+		cells = append(cells, c)
+		factor := 1.05
+		if size == 1024 {
+			factor = 1.25
+		}
+		for run := 1; run <= 3; run++ {
+			s := okSample(c, run, 3e6*32/float64(size+32)*2*factor)
+			s.Notes = []string{sample.NoteNotApplicable("libzmq cannot set them", matrix.AxisOutBatchSize, matrix.AxisWriteBatching)}
+			s.Engine, s.Runtime = sample.Telemetry{}, sample.Runtime{}
+			samples = append(samples, s)
+		}
+	}
 	inv := Invocation{Start: fixedStart, End: fixedStart.Add(2 * time.Minute), Command: []string{"zbench", "run", "--profile", "engines"},
 		ScenarioFile: "scenarios.yaml", Profile: "engines", Runs: 3, Affinity: "0-1"}
 	return NewResult(inv, fixedEnv(), nil, cells, samples)
@@ -103,11 +121,21 @@ func tableRows(md, engine string) [][]string {
 		for i := range f {
 			f[i] = strings.TrimSpace(f[i])
 		}
-		if len(f) > 5 && f[4] == engine {
+		if len(f) > 6 && f[5] == engine {
 			rows = append(rows, f)
 		}
 	}
 	return rows
+}
+
+// ratioMedian is the median part of a ratio as the engines table writes it
+// ("~ 1.02 [0.97–1.08]" → "1.02").
+func ratioMedian(cell string) string {
+	f := strings.Fields(strings.TrimPrefix(cell, "~ "))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func TestEngineComparisonTable(t *testing.T) {
@@ -151,16 +179,16 @@ func TestEngineComparisonTable(t *testing.T) {
 		}
 		for k, metric := range []string{MetricMsgsPerSec, MetricRTTP50, MetricRTTP99, MetricCPUNsPerMsg} {
 			want := strconv.FormatFloat(stat(eng, "tcp", 32, metric)/stat(matrix.EngineLibzmq, "tcp", 32, metric), 'f', 2, 64)
-			if got := row[6+2*k]; got != want {
+			if got := ratioMedian(row[7+2*k]); got != want {
 				t.Errorf("%s ratio of %s = %s, want %s (row %q)", eng, metric, got, want, row)
 			}
-			if got, want := row[5+2*k], FormatMetric(metric, stat(eng, "tcp", 32, metric)); got != want {
+			if got, want := row[6+2*k], FormatMetric(metric, stat(eng, "tcp", 32, metric)); got != want {
 				t.Errorf("%s %s = %s, want %s", eng, metric, got, want)
 			}
 		}
 	}
-	if rows := tableRows(cmpSec, matrix.EngineLibzmq); rows[0][6] != "1.00" {
-		t.Errorf("libzmq's own msg/s ratio %q, want 1.00", rows[0][6])
+	if rows := tableRows(cmpSec, matrix.EngineLibzmq); !strings.HasPrefix(rows[0][7], "~ 1.00 [") {
+		t.Errorf("libzmq's own msg/s ratio %q, want ~ 1.00 with its range", rows[0][7])
 	}
 	// zbench sets the batching axes; the others show them as n/a.
 	for eng, want := range map[string][2]string{
@@ -168,7 +196,7 @@ func TestEngineComparisonTable(t *testing.T) {
 		matrix.EngineZmq4: {"n/a", "n/a"}, matrix.EngineZbenchToLibzmq: {"n/a", "n/a"},
 	} {
 		for _, row := range tableRows(cmpSec, eng) {
-			if strings.HasPrefix(row[13], "unsupported") {
+			if strings.HasPrefix(row[14], "unsupported") {
 				continue // no run, no note
 			}
 			if row[1] != want[0] || row[2] != want[1] {
@@ -179,12 +207,12 @@ func TestEngineComparisonTable(t *testing.T) {
 	// zmq4 over ws is there with its reason; the ratio against a figure
 	// that does not exist is n/a.
 	zmq4 := tableRows(cmpSec, matrix.EngineZmq4)
-	if len(zmq4) != 4 || zmq4[2][5] != "n/a" || zmq4[2][6] != "n/a" || !strings.Contains(zmq4[2][13], "unsupported: zmq4 has no ws") {
+	if len(zmq4) != 4 || zmq4[2][6] != "n/a" || zmq4[2][7] != "n/a" || !strings.Contains(zmq4[2][14], "unsupported: zmq4 has no ws") {
 		t.Errorf("zmq4 ws row %q, want n/a figures and the unsupported reason", zmq4)
 	}
 	// The mixed pair has no 1 KiB ws cell, so that key compares the others only.
-	if strings.Count(cmpSec, "| 1 KiB |") != 7 {
-		t.Errorf("comparison has %d 1 KiB rows, want 7 (4 tcp, 3 ws)", strings.Count(cmpSec, "| 1 KiB |"))
+	if strings.Count(cmpSec, "| 1 KiB |") != 8 {
+		t.Errorf("comparison has %d 1 KiB rows, want 8 (5 tcp with libzmq-c, 3 ws)", strings.Count(cmpSec, "| 1 KiB |"))
 	}
 
 	// The notes say why the axes are n/a, once per engine.
@@ -196,7 +224,7 @@ func TestEngineComparisonTable(t *testing.T) {
 	}
 	// The results tables show n/a too.
 	res := section(md, "## Results")
-	if !strings.Contains(res, "| 32 B | n/a | n/a | 1 |") || !strings.Contains(res, "| 32 B | 8192 | on | 1 |") {
+	if !strings.Contains(res, "| 32 B | n/a | n/a | 1 | 2 |") || !strings.Contains(res, "| 32 B | 8192 | on | 1 | 2 |") {
 		t.Errorf("results tables do not show n/a batching axes for the engines that cannot set them:\n%s", res)
 	}
 }
@@ -216,7 +244,7 @@ func TestEngineComparisonBaseline(t *testing.T) {
 	if !strings.Contains(cmpSec, "| msg/s | × zbench |") || strings.Contains(cmpSec, "libzmq") {
 		t.Errorf("without libzmq the ratios must be to zbench:\n%s", cmpSec)
 	}
-	if rows := tableRows(cmpSec, matrix.EngineZbench); len(rows) != 4 || rows[0][6] != "1.00" {
+	if rows := tableRows(cmpSec, matrix.EngineZbench); len(rows) != 4 || ratioMedian(rows[0][7]) != "1.00" {
 		t.Errorf("zbench rows %q, want 4 with ratio 1.00", rows)
 	}
 
@@ -258,5 +286,57 @@ func TestSummaryAndJSONShowNotApplicable(t *testing.T) {
 	}
 	if !strings.Contains(js.String(), `"not_applicable": [`) {
 		t.Error("results.json has no not_applicable list for the libzmq cells")
+	}
+}
+
+// The reference check pairs the libzmq engine with libzmq's own C programs
+// and says plainly which figures are outside ±10 %.
+func TestReferenceCheck(t *testing.T) {
+	r := enginesFixture()
+	checks := ReferenceChecks(r.Cells)
+	if len(checks) != 4 {
+		t.Fatalf("%d checks, want msg/s and RTT p50 at tcp 32 B and 1 KiB", len(checks))
+	}
+	for _, ch := range checks {
+		want := ch.Cell.Size == 32
+		if ch.Within != want {
+			t.Errorf("%s %s: ratio %v, within = %v, want %v", ch.Cell.ID, ch.Metric, ch.Ratio, ch.Within, want)
+		}
+		if ch.Metric == MetricMsgsPerSec && ch.Cell.Size == 1024 && (ch.Ratio.Median > 0.81 || ch.Ratio.Median < 0.79) {
+			t.Errorf("1 KiB msg/s ratio %v, want 1/1.25", ch.Ratio)
+		}
+	}
+	md := renderMarkdown(t, r)
+	sec := section(md, "## libzmq inside zbench against libzmq's own C programs")
+	if !strings.Contains(sec, "**2 of 4 figures are outside ±10 %**") || strings.Count(sec, "**outside ±10 %**") != 2 ||
+		strings.Count(sec, "| within ±10 % |") != 2 {
+		t.Errorf("reference section does not say which figures are outside ±10 %%:\n%s", sec)
+	}
+	// Without libzmq-c there is no such section.
+	var cells []matrix.Cell
+	for _, c := range r.Cells {
+		if c.Engine != matrix.EngineLibzmqC {
+			cells = append(cells, c.Cell)
+		}
+	}
+	if md := renderMarkdown(t, NewResult(r.Invocation, r.Env, nil, cells, r.Samples)); strings.Contains(md, "own C programs") {
+		t.Error("a result without libzmq-c has a reference section")
+	}
+}
+
+func TestRatioSpreadAndOverlap(t *testing.T) {
+	mk := func(vals ...float64) *CellResult {
+		return &CellResult{Metrics: map[string]Stat{MetricMsgsPerSec: Summarize(vals)}}
+	}
+	r, ok := RatioOf(mk(200, 210, 220), mk(100, 105, 110), MetricMsgsPerSec)
+	if !ok || r.Overlap || r.String() != "2.00 [1.82–2.20]" {
+		t.Errorf("apart: %+v %q", r, r.String())
+	}
+	r, _ = RatioOf(mk(100, 104, 112), mk(98, 101, 106), MetricMsgsPerSec)
+	if !r.Overlap || !strings.HasPrefix(r.String(), "~ 1.03 [") {
+		t.Errorf("overlapping runs: %+v %q", r, r.String())
+	}
+	if _, ok := RatioOf(mk(1), &CellResult{Metrics: map[string]Stat{}}, MetricMsgsPerSec); ok {
+		t.Error("a ratio against an absent figure")
 	}
 }

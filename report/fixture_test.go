@@ -46,7 +46,7 @@ var testWorkload = matrix.Workload{
 
 func cell(protocol string, size, obs int, wb bool, sockets int) matrix.Cell {
 	return matrix.Cell{Engine: "zbench", Pattern: "pair", Protocol: protocol, Size: size,
-		OutBatchSize: obs, WriteBatching: wb, Sockets: sockets, Workload: testWorkload}
+		OutBatchSize: obs, WriteBatching: wb, Sockets: sockets, Processes: 2, Workload: testWorkload}
 }
 
 // okSample is a complete ok sample whose figures scale with base and vary
@@ -80,12 +80,13 @@ func okSample(c matrix.Cell, run int, base float64) sample.Sample {
 			OneWayMeanNs: float64(rtt) * 0.6,
 		},
 		Resources: sample.Resources{
-			UserCPUNs:    6e8,
-			SysCPUNs:     3e8,
-			CPUPercent:   90 + float64(run),
-			CPUNsPerMsg:  9e8 / float64(msgs+10000),
-			PeakRSSBytes: 12<<20 + int64(run)<<16,
-			AffinityMask: "0-1",
+			UserCPUNs:      6e8,
+			SysCPUNs:       3e8,
+			CPUPercent:     90 + float64(run),
+			CPUNsPerMsg:    9e8 / float64(msgs+10000),
+			PeakRSSBytes:   12<<20 + int64(run)<<16,
+			RSSGrowthBytes: 4<<20 + int64(run)<<16,
+			AffinityMask:   "0-1",
 		},
 		Engine: sample.Telemetry{
 			Available:       true,
@@ -105,7 +106,16 @@ func okSample(c matrix.Cell, run int, base float64) sample.Sample {
 			ImmediateWrites: uint64(9900 - run),
 			MsgsPerWrite:    1,
 		},
-		Runtime: sample.Runtime{GCCycles: 3, GCPauseNs: 120000, Mallocs: 5000, AllocsPerMsg: 0.05},
+		Runtime:   sample.Runtime{Reported: true, GCCycles: 3, GCPauseNs: 120000, Mallocs: 5000, AllocsPerMsg: 0.05},
+		Processes: 2,
+		Sides: []sample.Side{
+			{Role: sample.RoleSender, Engine: c.Engine, PID: 100 + run, GOMAXPROCS: 1, Affinity: "1",
+				StartRSSBytes: 4 << 20, UserCPUNs: 3e8, SysCPUNs: 1e8, PeakRSSBytes: 6<<20 + int64(run)<<16,
+				Throughput: sample.Usage{UserCPUNs: int64(secs * 6e8), SysCPUNs: int64(secs * 2e8), PeakRSSBytes: 6 << 20}},
+			{Role: sample.RoleReceiver, Engine: c.Engine, PID: 200 + run, GOMAXPROCS: 1, Affinity: "0",
+				StartRSSBytes: 4 << 20, UserCPUNs: 3e8, SysCPUNs: 2e8, PeakRSSBytes: 6 << 20,
+				Throughput: sample.Usage{UserCPUNs: int64(secs * 4e8), SysCPUNs: int64(secs * 2e8), PeakRSSBytes: 6 << 20}},
+		},
 	}
 }
 

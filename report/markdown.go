@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,10 +21,18 @@ var tableColumns = []struct{ metric, header string }{
 	{MetricMBPerSec, "MB/s"},
 	{MetricRTTP50, "RTT p50"},
 	{MetricRTTP99, "RTT p99"},
+	{MetricSenderCPUNsPerMsg, "sender CPU ns/msg"},
+	{MetricReceiverCPUNsPerMsg, "receiver CPU ns/msg"},
 	{MetricCPUPercent, "CPU %"},
 	{MetricRSSBytes, "RSS MiB"},
 	{MetricMsgsPerWrite, "msgs/write"},
 }
+
+// keyHeader and keyAlign head the key columns keyColumns renders.
+const (
+	keyHeader = "| size | out_batch_size | write batching | sockets | processes |"
+	keyAlign  = "|---:|---:|:---:|---:|---:|"
+)
 
 // WriteMarkdown renders r as BENCHMARK_RESULTS.md: a header (date, commit,
 // version, profile, runs, option values, environment), a legend, one table
@@ -101,11 +110,11 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 		} else {
 			fmt.Fprintf(bw, "\n### %s\n\n", g.protocol)
 		}
-		bw.WriteString("| size | out_batch_size | write batching | sockets |")
+		bw.WriteString(keyHeader)
 		for _, col := range tableColumns {
 			bw.WriteString(" " + col.header + " |")
 		}
-		bw.WriteString(" runs |\n|---:|---:|:---:|---:|")
+		bw.WriteString(" runs |\n" + keyAlign)
 		for range tableColumns {
 			bw.WriteString("---:|")
 		}
@@ -121,6 +130,7 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 
 	if len(axisValues(r.Cells, matrix.AxisEngine)) > 1 {
 		writeEngineComparison(bw, r.Cells)
+		writeReferenceCheck(bw, r.Cells)
 	}
 
 	writeNotes(bw, r.Cells, r.Samples)
@@ -137,12 +147,22 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 const legend = `
 ## What the columns mean
 
-- **msg/s**: messages delivered per second over all socket pairs, timed from the first message received to
-  the last (warm-up excluded). **MB/s**: message body bytes (10^6) per second, from the same timing.
+- **processes**: the topology of the cell's runs. 2: each side in its own fresh worker process (the sender:
+  stream sender and round-trip client; the receiver: stream receiver and echo, which binds every endpoint), as
+  libzmq's local_thr/remote_thr and real deployments run; 1: both sides in one worker process.
+- **msg/s**: messages delivered per second over all socket pairs, timed from the sender's first send to the
+  receiver's last receive on the host's monotonic clock, which both processes share (warm-up excluded).
+  **MB/s**: message body bytes (10^6) per second, from the same timing. A phase too short to be more than a
+  drain of socket buffers (under 50 ms, or a fixed count the buffers hold whole) shows no rate; the Notes say why.
 - **RTT p50 / p99**: round-trip time (request and echo) percentiles from an HdrHistogram of every round trip of
   every pair. One-way latency, in results.json, is the mean RTT / 2 (the figure libzmq's perf tools print).
-- **CPU %**: user+sys CPU time of the worker process over its wall time; 100 % is one core.
-- **RSS MiB**: peak resident set size of the worker process (one fresh process per run).
+- **sender / receiver CPU ns/msg**: each side's own user+sys CPU time over the throughput phase (getrusage in
+  its worker at the phase's start and end) per message delivered; two processes only.
+- **CPU %**: whole run: user+sys CPU time of the run's workers (both sides; start-up, warm-up and both phases)
+  over the run's wall time; 100 % is one core.
+- **RSS MiB**: whole run: peak resident set size of the run's workers, summed; each side's own, and the growth
+  from its start-up, are sender_rss_bytes, receiver_rss_bytes and rss_growth_bytes in results.json and
+  benchmark_result.txt.
 - **msgs/write**: messages per write call of the sending sockets (engine telemetry; n/a for engines without it).
 - Each figure is the median over the ok runs; **±x%** is the coefficient of variation across runs. The 95 %
   confidence interval of the median, min and max are in results.json. **n/a**: no run measured it; under
@@ -320,9 +340,9 @@ func workloads(cells []CellResult) []string {
 	return out
 }
 
-// keyColumns renders a row's size, out_batch_size, write batching and
-// sockets cells ("| 32 B | 8192 | on | 1 |"), with "n/a" for the axes the
-// engine could not set.
+// keyColumns renders a row's size, out_batch_size, write batching, sockets
+// and processes cells ("| 32 B | 8192 | on | 1 | 2 |"), with "n/a" for the
+// axes the engine could not set.
 func keyColumns(c *CellResult, na []string) string {
 	obs, wb, sockets := strconv.Itoa(c.OutBatchSize), onOff(c.WriteBatching), strconv.Itoa(c.Sockets)
 	if slices.Contains(na, matrix.AxisOutBatchSize) {
@@ -334,7 +354,7 @@ func keyColumns(c *CellResult, na []string) string {
 	if slices.Contains(na, matrix.AxisSockets) {
 		sockets = "n/a"
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s |", FormatSize(c.Size), obs, wb, sockets)
+	return fmt.Sprintf("| %s | %s | %s | %s | %d |", FormatSize(c.Size), obs, wb, sockets, c.Processes)
 }
 
 // engineNotes lists the distinct notes the runs of each engine carry, as
@@ -390,10 +410,10 @@ func writeEngineComparison(bw *bufio.Writer, cells []CellResult) {
 		pattern, protocol string
 		size, obs         int
 		wb                bool
-		sockets           int
+		sockets, procs    int
 	}
 	keyOf := func(c *CellResult) key {
-		return key{c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets}
+		return key{c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets, c.Processes}
 	}
 	byKey := map[key]map[string]*CellResult{}
 	var keys []key
@@ -426,24 +446,29 @@ func writeEngineComparison(bw *bufio.Writer, cells []CellResult) {
 			cmp.Compare(b.obs, a.obs),
 			cmp.Compare(boolRank(b.wb), boolRank(a.wb)),
 			cmp.Compare(a.sockets, b.sockets),
+			cmp.Compare(b.procs, a.procs),
 		)
 	})
 
 	bw.WriteString("\n## Engines side by side\n\n")
 	fmt.Fprintf(bw, "Each engine's medians for the same cell (all axes but engine), and their ratio to %s's: "+
 		"engine / %s, so above 1 is more msg/s, and below 1 is lower latency or less CPU per message. "+
-		"A mixed pair `A>B` sends on A and receives (and echoes) on B.\n", base, base)
+		"Each ratio is the ratio of the medians, with the range it spans over the runs in brackets "+
+		"(lowest run of one over highest of the other, and back); **~** marks a ratio whose two engines' run ranges overlap, "+
+		"so that the runs do not tell the engines apart. "+
+		"A mixed pair `A>B` sends on A and receives (and echoes) on B. "+
+		"The processes column says the topology: 2 = each side in its own worker process, 1 = both in one.\n", base, base)
 	ratioHeader := "× " + base
 	var cur table
 	for i, k := range keys {
 		if t := (table{k.pattern, k.protocol}); i == 0 || t != cur {
 			cur = t
 			fmt.Fprintf(bw, "\n### %s · %s\n\n", t.pattern, t.protocol)
-			bw.WriteString("| size | out_batch_size | write batching | sockets | engine |")
+			bw.WriteString(keyHeader + " engine |")
 			for _, col := range comparisonColumns {
 				fmt.Fprintf(bw, " %s | %s |", col.header, ratioHeader)
 			}
-			bw.WriteString(" runs |\n|---:|---:|:---:|---:|---|")
+			bw.WriteString(" runs |\n" + keyAlign + "---|")
 			for range comparisonColumns {
 				bw.WriteString("---:|---:|")
 			}
@@ -465,16 +490,132 @@ func writeEngineComparison(bw *bufio.Writer, cells []CellResult) {
 	}
 }
 
-// ratioText is c's median of metric divided by base's, "0.87"; "n/a" when
-// either is absent or base's is zero.
-func ratioText(c, base *CellResult, metric string) string {
-	if base == nil {
-		return "n/a"
+// Ratio is one engine's figure over another's for the same cell: the ratio
+// of the medians, the range the ratio spans over the runs (lowest of one
+// over highest of the other, and back), and whether the two engines' run
+// ranges overlap (then the runs do not tell them apart).
+type Ratio struct {
+	Median, Low, High float64
+	Overlap           bool
+}
+
+// RatioOf divides c's metric by base's; false when either lacks it or a
+// divisor is zero.
+func RatioOf(c, base *CellResult, metric string) (Ratio, bool) {
+	if c == nil || base == nil {
+		return Ratio{}, false
 	}
 	v, ok := c.Stat(metric)
 	b, okb := base.Stat(metric)
-	if !ok || !okb || b.Median == 0 {
+	if !ok || !okb || b.Median == 0 || b.Min <= 0 || b.Max <= 0 {
+		return Ratio{}, false
+	}
+	return Ratio{
+		Median:  v.Median / b.Median,
+		Low:     v.Min / b.Max,
+		High:    v.Max / b.Min,
+		Overlap: v.Min <= b.Max && b.Min <= v.Max,
+	}, true
+}
+
+// String writes the ratio as the engines table shows it: "2.31 [2.10–2.52]",
+// prefixed by "~ " when the run ranges overlap.
+func (r Ratio) String() string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
+	s := fmt.Sprintf("%s [%s–%s]", f(r.Median), f(r.Low), f(r.High))
+	if r.Overlap {
+		s = "~ " + s
+	}
+	return s
+}
+
+// ratioText is c's metric over base's as Ratio.String writes it; "n/a" when
+// either is absent.
+func ratioText(c, base *CellResult, metric string) string {
+	r, ok := RatioOf(c, base, metric)
+	if !ok {
 		return "n/a"
 	}
-	return strconv.FormatFloat(v.Median/b.Median, 'f', 2, 64)
+	return r.String()
+}
+
+// ReferenceTolerance is how far the libzmq engine's figures may be from
+// libzmq's own C programs' (libzmq-c) before the results say the harness
+// handicaps it.
+const ReferenceTolerance = 0.10
+
+// referenceMetrics are the figures the reference check compares.
+var referenceMetrics = []string{MetricMsgsPerSec, MetricRTTP50}
+
+// ReferenceCheck is one cell's libzmq figure over libzmq-c's.
+type ReferenceCheck struct {
+	Cell   *CellResult // the libzmq cell
+	Metric string
+	Ratio  Ratio
+	Within bool // |Ratio.Median - 1| <= ReferenceTolerance
+}
+
+// ReferenceChecks pairs every libzmq cell with the libzmq-c cell of the same
+// axes and compares their msg/s and RTT p50.
+func ReferenceChecks(cells []CellResult) []ReferenceCheck {
+	var out []ReferenceCheck
+	for i := range cells {
+		c := &cells[i]
+		if c.Engine != matrix.EngineLibzmq {
+			continue
+		}
+		want := c.Cell
+		want.Engine = matrix.EngineLibzmqC
+		j := slices.IndexFunc(cells, func(o CellResult) bool { return o.Cell.ID() == want.ID() })
+		if j < 0 {
+			continue
+		}
+		for _, m := range referenceMetrics {
+			r, ok := RatioOf(c, &cells[j], m)
+			if !ok {
+				continue
+			}
+			out = append(out, ReferenceCheck{Cell: c, Metric: m, Ratio: r, Within: math.Abs(r.Median-1) <= ReferenceTolerance})
+		}
+	}
+	return out
+}
+
+// writeReferenceCheck says, cell by cell, how far the libzmq engine (Go
+// driving libzmq through cgo, one call per phase) is from libzmq driven by
+// plain C programs, and says so plainly when it is outside the tolerance.
+func writeReferenceCheck(bw *bufio.Writer, cells []CellResult) {
+	checks := ReferenceChecks(cells)
+	if len(checks) == 0 {
+		return
+	}
+	outside := 0
+	for _, ch := range checks {
+		if !ch.Within {
+			outside++
+		}
+	}
+	bw.WriteString("\n## libzmq inside zbench against libzmq's own C programs\n\n")
+	fmt.Fprintf(bw, "`libzmq` is libzmq driven by zbench's workers (Go, one cgo call per phase); `libzmq-c` is libzmq driven by plain C programs, "+
+		"no Go in the process. The ratio is libzmq / libzmq-c (medians, [range over runs]); within ±%.0f %% the harness does not handicap libzmq.\n\n",
+		ReferenceTolerance*100)
+	if outside == 0 {
+		fmt.Fprintf(bw, "All %d figures are within ±%.0f %%.\n\n", len(checks), ReferenceTolerance*100)
+	} else {
+		fmt.Fprintf(bw, "**%d of %d figures are outside ±%.0f %%**: for those cells the libzmq engine's figures do not stand for libzmq at its native speed.\n\n",
+			outside, len(checks), ReferenceTolerance*100)
+	}
+	bw.WriteString("| protocol | " + strings.TrimPrefix(keyHeader, "| ") + " metric | libzmq | libzmq-c | libzmq / libzmq-c | verdict |\n")
+	bw.WriteString("|---" + keyAlign + "---|---:|---:|---:|---|\n")
+	for _, ch := range checks {
+		ref := ch.Cell.Cell
+		ref.Engine = matrix.EngineLibzmqC
+		j := slices.IndexFunc(cells, func(o CellResult) bool { return o.Cell.ID() == ref.ID() })
+		verdict := fmt.Sprintf("within ±%.0f %%", ReferenceTolerance*100)
+		if !ch.Within {
+			verdict = fmt.Sprintf("**outside ±%.0f %%**", ReferenceTolerance*100)
+		}
+		fmt.Fprintf(bw, "| %s %s %s | %s | %s | %s | %s |\n", ch.Cell.Protocol, keyColumns(ch.Cell, ch.Cell.NotApplicable), ch.Metric,
+			cellFigure(ch.Cell, ch.Metric, false), cellFigure(&cells[j], ch.Metric, false), ch.Ratio, verdict)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -265,6 +267,42 @@ func TestJSONNames(t *testing.T) {
 	for _, k := range []string{"median", "min", "max", "ci_low", "ci_high", "cv", "n"} {
 		if _, ok := metrics[MetricRTTP99][k]; !ok {
 			t.Errorf("metric JSON lacks %q", k)
+		}
+	}
+}
+
+// Every metric is in the README's metric table, and every definition change
+// says so there.
+func TestREADMEDocumentsEveryMetric(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	i := strings.Index(readme, "### Metrics")
+	if i < 0 {
+		t.Fatal("README has no Metrics section")
+	}
+	table := readme[i:]
+	if j := strings.Index(table[1:], "\n#"); j >= 0 {
+		table = table[:j+1]
+	}
+	for _, m := range Metrics {
+		row := ""
+		for line := range strings.SplitSeq(table, "\n") {
+			if strings.Contains(line, "`"+m.Name+"`") {
+				row = line
+				break
+			}
+		}
+		if row == "" {
+			t.Errorf("metric %s is not in the README's metric table", m.Name)
+			continue
+		}
+		cells := strings.Split(strings.Trim(row, "|"), "|")
+		since := strings.TrimSpace(cells[len(cells)-1])
+		if !strings.HasPrefix(since, strconv.Itoa(m.Since)) {
+			t.Errorf("README says %s is defined since %q, the registry %d", m.Name, since, m.Since)
 		}
 	}
 }

@@ -16,7 +16,14 @@ import (
 
 // SchemaVersion is the version of the results.json layout this package
 // writes. ReadResult refuses files of a newer schema.
-const SchemaVersion = 1
+//
+//   - 1: one worker per run, both sides in it.
+//   - 2: the processes axis (cell IDs end in /processes=N), a worker per side
+//     by default, per-side figures (Sample.Sides), msgs_per_sec timed from
+//     the sender's first send. ReadResult reads schema 1 as one-process cells
+//     (/processes=1); compare refuses metrics whose definition changed (see
+//     Metric.Since).
+const SchemaVersion = 2
 
 // DefaultRoot is the directory results directories are made in by default.
 const DefaultRoot = "results"
@@ -210,7 +217,32 @@ func decodeResult(path string, data []byte) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, jsonError(path, data, err)
 	}
+	if r.SchemaVersion == 1 {
+		upgradeV1(&r)
+	}
 	return &r, nil
+}
+
+// upgradeV1 reads a schema 1 result set as what it was: every run had both
+// sides in one worker, so its cells are processes=1 cells.
+func upgradeV1(r *Result) {
+	ids := map[string]string{}
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		c.Processes = 1
+		old := c.ID
+		c.ID = c.Cell.ID()
+		ids[old] = c.ID
+	}
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		if id, ok := ids[s.Cell]; ok {
+			s.Cell = id
+		} else {
+			s.Cell += "/" + matrix.AxisProcesses + "=1"
+		}
+		s.Processes = 1
+	}
 }
 
 // jsonError locates a JSON decoding error by line.

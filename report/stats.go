@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -51,7 +52,10 @@ const (
 	WarnSomeRunsFailed = "some_runs_failed" // figures come from fewer runs than asked
 	WarnTooFewForCI    = "too_few_runs_for_ci"
 	WarnMetricPartial  = "metric_partial" // some ok runs lack the metric
-	WarnNotRun         = "not_run"
+	// WarnThroughputProblem: the throughput phase of some ok runs measured
+	// no rate (too short: a drain of socket buffers).
+	WarnThroughputProblem = "throughput_problem"
+	WarnNotRun            = "not_run"
 )
 
 // Stat summarises one metric of one cell across its ok runs.
@@ -198,6 +202,19 @@ func aggregateCell(c matrix.Cell, samples []sample.Sample, idx []int) CellResult
 			Message: fmt.Sprintf("%d ok runs; a %.0f%% confidence interval of the median needs at least %d", len(ok), Confidence*100, need)})
 	}
 
+	problems := 0
+	var problem string
+	for _, i := range ok {
+		if p := samples[i].Throughput.Problem; p != "" {
+			problems++
+			problem = cmp.Or(problem, p)
+		}
+	}
+	if problems > 0 {
+		cr.Warnings = append(cr.Warnings, Warning{Code: WarnThroughputProblem, Metric: MetricMsgsPerSec,
+			Message: fmt.Sprintf("no throughput rate in %d of %d ok runs: %s", problems, len(ok), problem)})
+	}
+
 	for _, m := range Metrics {
 		var vals []float64
 		var from []int
@@ -211,7 +228,7 @@ func aggregateCell(c matrix.Cell, samples []sample.Sample, idx []int) CellResult
 		if len(vals) == 0 {
 			continue
 		}
-		if len(vals) < len(ok) {
+		if len(vals) < len(ok) && !(problems > 0 && (m.Name == MetricMsgsPerSec || m.Name == MetricMBPerSec)) {
 			cr.Warnings = append(cr.Warnings, Warning{Code: WarnMetricPartial, Metric: m.Name,
 				Message: fmt.Sprintf("%s present in %d of %d ok runs", m.Name, len(vals), len(ok))})
 		}

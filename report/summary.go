@@ -13,7 +13,7 @@ import (
 
 // WriteSummary writes the stdout summary of a run: an aligned table with one
 // row per cell, in the order given: its axes (engine and pattern only when
-// the cells have more than one), msg/s, RTT p50 and p99, CPU %, RSS MiB,
+// the cells have more than one; procs is the processes axis), msg/s, RTT p50 and p99, CPU %, RSS MiB,
 // msgs/write (medians; "n/a" when absent) and status. An axis the cell's
 // engine could not set shows as "n/a".
 func WriteSummary(w io.Writer, cells []CellResult) error {
@@ -34,6 +34,7 @@ func WriteSummary(w io.Writer, cells []CellResult) error {
 	add("out_batch", true)
 	add("batching", false)
 	add("sockets", true)
+	add("procs", true)
 	add("msg/s", true)
 	add("p50", true)
 	add("p99", true)
@@ -59,7 +60,7 @@ func WriteSummary(w io.Writer, cells []CellResult) error {
 		if slices.Contains(c.NotApplicable, matrix.AxisWriteBatching) {
 			wb = "n/a"
 		}
-		row = append(row, c.Protocol, FormatSize(c.Size), obs, wb, strconv.Itoa(c.Sockets))
+		row = append(row, c.Protocol, FormatSize(c.Size), obs, wb, strconv.Itoa(c.Sockets), strconv.Itoa(c.Processes))
 		for _, m := range []string{MetricMsgsPerSec, MetricRTTP50, MetricRTTP99, MetricCPUPercent, MetricRSSBytes, MetricMsgsPerWrite} {
 			row = append(row, cellFigure(c, m, false))
 		}

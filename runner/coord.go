@@ -57,10 +57,6 @@ type sideHandle interface {
 	events() <-chan event
 }
 
-// minPhase is the shortest throughput phase whose rate is more than the
-// drain of the socket buffers it filled before the receiver looked.
-const minPhase = 50 * time.Millisecond
-
 // coordinator drives the two sides of one run through its phases, in the
 // same order whether the sides are goroutines of this process or processes
 // of their own: the receiver binds, the sender connects; then, phase after
@@ -290,11 +286,11 @@ func throughputProblem(c matrix.Cell, t sample.Throughput) string {
 	if t.Messages == 0 {
 		return "no message was delivered"
 	}
-	if d := time.Duration(t.Seconds * 1e9); d < minPhase {
-		return fmt.Sprintf("the phase lasted %v, under the %v a rate needs: it measures how fast socket buffers drain, not the send path; stream longer (throughput_duration)", d.Round(time.Microsecond), minPhase)
+	if d := time.Duration(t.Seconds * 1e9); d < matrix.MinThroughputPhase {
+		return fmt.Sprintf("the phase lasted %v, under the %v a rate needs: it measures how fast socket buffers drain, not the send path; stream longer (throughput_duration)", d.Round(time.Microsecond), matrix.MinThroughputPhase)
 	}
 	if w := c.Workload; w.ThroughputMessages > 0 && patternSpecs[c.Pattern].stream {
-		perPair := int64(w.ThroughputMessages) * int64(c.Size+frameOverhead)
+		perPair := int64(w.ThroughputMessages) * int64(c.Size+matrix.FrameOverhead)
 		if buf := host.SocketBufferBytes(c.Protocol); buf > 0 && perPair <= buf {
 			return fmt.Sprintf("%d messages of %d B per pair (%d B) fit in the kernel's socket buffers (%d B): the rate would be a drain; use throughput_duration or more messages",
 				w.ThroughputMessages, c.Size, perPair, buf)
@@ -302,10 +298,6 @@ func throughputProblem(c matrix.Cell, t sample.Throughput) string {
 	}
 	return ""
 }
-
-// frameOverhead is a ZMTP frame's header, as a bound on what a message
-// takes in a socket buffer beyond its body.
-const frameOverhead = 9
 
 // localSide is a side run by goroutines of this process.
 type localSide struct {

@@ -1,63 +1,85 @@
-// Package runner executes the matrix: it runs every (cell, run) in a fresh
-// `zbench worker` process, measures that process from outside, and drives
-// the workloads inside it.
+// Package runner executes the matrix: every (cell, run) in fresh worker
+// processes, measured from outside, with the workloads driven inside them.
+//
+// # Topology
+//
+// A cell's processes axis says how its sides are placed. A side is one end of
+// every socket pair of the cell: the sender (the stream's sender and the
+// client of round trips; it connects) or the receiver (the stream's receiver
+// and the echo of round trips; it binds every endpoint).
+//
+//   - processes 2 (the default): each side in a worker process of its own,
+//     each with its own engine instance (a mixed pair "zbench>libzmq" is
+//     simply zbench in the sender's process and libzmq in the receiver's), as
+//     libzmq's local_thr/remote_thr, OMB and real deployments run. --cpus can
+//     pin each side to its own CPU set (CPUSpec).
+//   - processes 1: both sides in one worker, for comparison.
 //
 // # Parent side
 //
 // [Run] schedules the runs interleaved across cells (run 1 of every cell,
-// then run 2, ...), spawns one worker per run with the [Job] as JSON on its
-// stdin, reads one [Sample] as JSON from its stdout, and adds what only the
-// parent sees: wall time, harness overhead (spawn to first measured message),
-// peak RSS and user/system CPU from the child's rusage. A cell's timeout kills
-// the worker's whole process group (status timeout); a crash or non-zero exit
-// is status failed with stderr kept; cells an engine cannot run are recorded
-// as unsupported without spawning anything. Cancelling the context stops the
-// running worker and returns what finished, marked incomplete.
+// then run 2, ...). For a two-process run it starts the receiver's and the
+// sender's workers and coordinates them over the side protocol (proto.go):
+// the receiver binds and reports its endpoints, the sender connects to them;
+// then phase after phase the receiver begins first, says it is ready (having
+// read its own CPU and memory figures), the sender begins, a side's "seen"
+// is passed on to the other, and the next phase starts once both are done.
+// The run is bounded by the cell's timeout; when it passes, when a side fails
+// or dies, or on Ctrl-C, both workers' process groups are killed, and the
+// run is recorded as timeout, failed (naming the side and how it ended, with
+// both stderrs kept) or interrupted. The parent adds what only it sees: each
+// worker's rusage (CPU, peak RSS), wall time, harness overhead (spawn to the
+// sender's first send). Engines whose sides are programs of their own
+// ([External]: libzmq driven by plain C programs) speak the same protocol.
 //
 // # Worker side
 //
-// [Work] reads the job and calls [RunCell], which drives k = cell.Sockets
-// independent socket pairs concurrently through the small [Engine] / [Socket]
-// interface (adapters in runner/engines), in four phases:
+// [Work] reads the job, then either serves one side under the side protocol,
+// measuring itself at every phase boundary (getrusage, /proc/self/statm,
+// runtime.MemStats, the engine's telemetry), or, with processes 1, runs both
+// sides as goroutines under the same coordinator ([RunCell]).
 //
-//  1. Connect all pairs. The binding side listens on tcp://127.0.0.1:* (the
-//     port read back), ipc:///<tmpdir>/zbench-<pid>-<n>.sock or
-//     ws://127.0.0.1:*/zbench.
-//  2. Warm up: warmup_messages per pair through the stream link, then up to
-//     10 round trips so the echo path's connection is up too (req-rep: round
-//     trips only). Not measured.
-//  3. Throughput: throughput_messages per pair (or for throughput_duration),
-//     every pair at once; msg/s is the total delivered divided by the time
-//     from the first receive on any pair to the last; every message's size is
-//     checked and a wrong size fails the run.
-//  4. Latency: latency_round_trips request/echo round trips per pair, each
-//     timed into an HdrHistogram per pair, merged for p50, p99, p99.9, max and
+// # Phases
+//
+//  1. Connect all pairs: the receiver binds tcp://127.0.0.1:*,
+//     ipc:///<tmpdir>/zbench-<pid>-<n>.sock or ws://127.0.0.1:*/zbench, the
+//     sender connects.
+//  2. sync (pub-sub only): each side repeats a probe until the other has seen
+//     one, so no message is lost to a subscription in flight.
+//  3. Warm-up: warmup_messages per pair through the stream, then up to 10
+//     round trips (req-rep: round trips only). Not measured.
+//  4. Throughput: throughput_messages per pair (or for throughput_duration),
+//     every pair at once. msg/s is the total delivered divided by the time
+//     from the sender's first send to the receiver's last receive, both read
+//     from the host's monotonic clock ([Mono]), which the two processes
+//     share; every message's size is checked. The sender's phase ends only
+//     when the receiver has seen the end marker, so its CPU time and
+//     telemetry include the engine's writing of what it queued. A phase
+//     under 50 ms, or a fixed count the kernel's socket buffers hold whole,
+//     measures a drain: it is reported as a problem, not a rate.
+//  5. Latency: latency_round_trips request/echo round trips per pair, timed
+//     into an HdrHistogram per pair, merged for p50, p99, p99.9, max and
 //     mean; one-way = mean / 2.
 //
-// Engine telemetry (summed over all sockets) and Go runtime figures
-// (runtime.ReadMemStats) cover phases 3 and 4.
+// Engines that implement [Loops] (libzmq) run the data part of each phase in
+// one call, in C; markers and phase control stay in Go.
 //
 // # Patterns
 //
-//   - pair: PAIR <-> PAIR over one connection. Throughput: one side streams to
-//     the other. Latency: the same side sends a request, the other echoes it.
-//   - push-pull: PUSH -> PULL streams; latency adds a second PUSH -> PULL link
-//     back, over which the echo returns.
-//   - req-rep: REQ <-> REP. There is no one-way stream, so the throughput phase
-//     is back-to-back round trips; its msg/s counts requests and replies
-//     delivered (two messages per round trip). Latency: round trips.
-//   - dealer-router: DEALER -> ROUTER streams; latency: the DEALER sends a
-//     request, the ROUTER echoes it to the DEALER's identity.
-//   - pub-sub: PUB -> SUB (subscribed to everything) streams; latency adds a
-//     reverse PUB -> SUB link for the echo. A PUB drops messages at its
-//     high-water mark: the drops (sent - received once the end-of-stream
-//     marker arrived) are reported in Throughput.Dropped, never waited for.
-//     Before warm-up both links are synchronised (each PUB repeats a probe
-//     until its SUB has seen it), so no message is lost to a subscription
-//     still in flight.
+//   - pair: PAIR <-> PAIR over one connection; the stream and the requests go
+//     one way, the echo comes back on the same connection.
+//   - push-pull: PUSH -> PULL streams; a second PULL <- PUSH link carries the
+//     echo back.
+//   - req-rep: REQ <-> REP. No one-way stream: the throughput phase is
+//     back-to-back round trips and its msg/s counts requests and replies.
+//   - dealer-router: DEALER -> ROUTER; the ROUTER echoes to the DEALER's
+//     identity.
+//   - pub-sub: PUB -> SUB (subscribed to everything), and a reverse PUB -> SUB
+//     for the echo. A PUB drops at its high-water mark: drops are reported in
+//     Throughput.Dropped, never waited for; markers are repeated every
+//     millisecond until the other side has seen them.
 //
 // Phase boundaries travel in-band as two-frame control messages (a tag frame
 // and a one-byte code); data messages are always one frame of the cell's
-// size. An end-of-stream marker is sent once on reliable links and repeated
-// every millisecond on lossy (pub-sub) links until the receiver has seen it.
+// size.
 package runner

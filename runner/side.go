@@ -78,6 +78,7 @@ type side struct {
 	mu      sync.Mutex
 	closed  bool
 	failErr error
+	done    chan struct{} // closed by close
 }
 
 // sideEngine returns the engine a side's sockets open on: the cell's
@@ -103,7 +104,7 @@ func newSide(role string, eng Engine, c matrix.Cell, o CellOptions) (*side, erro
 	if err != nil {
 		return nil, err
 	}
-	sd := &side{role: role, cell: c, eng: e, opts: o.withDefaults()}
+	sd := &side{role: role, cell: c, eng: e, opts: o.withDefaults(), done: make(chan struct{})}
 	if l, ok := e.(Loops); ok {
 		sd.loops = l
 	}
@@ -160,8 +161,12 @@ func (sd *side) add(e *end) {
 func (sd *side) close() {
 	sd.mu.Lock()
 	ends := sd.ends
+	first := !sd.closed
 	sd.ends, sd.closed = nil, true
 	sd.mu.Unlock()
+	if first {
+		close(sd.done)
+	}
 	for _, e := range ends {
 		e.close()
 	}
@@ -259,9 +264,9 @@ func (sd *side) run(phase string, e *end, peerSeen <-chan struct{}, seen func(),
 	switch phase {
 	case PhaseSync:
 		if send {
-			return PhaseReport{}, sd.syncLink(e.streamTx, e.repRx, peerSeen, seen)
+			return PhaseReport{}, sd.syncLink(e, e.streamTx, e.repRx, peerSeen, seen)
 		}
-		return PhaseReport{}, sd.syncLink(e.repTx, e.streamRx, peerSeen, seen)
+		return PhaseReport{}, sd.syncLink(e, e.repTx, e.streamRx, peerSeen, seen)
 	case PhaseWarmup:
 		n := w.WarmupMessages
 		switch {
@@ -317,10 +322,17 @@ func (sd *side) run(phase string, e *end, peerSeen <-chan struct{}, seen func(),
 // syncLink makes sure a lossy pair delivers in both directions: it repeats
 // a probe on tx until the other side has seen one (peerSeen), and reads rx
 // until a probe of the other side arrives (then seen).
-func (sd *side) syncLink(tx *writer, rx *reader, peerSeen <-chan struct{}, seen func()) error {
+func (sd *side) syncLink(e *end, tx *writer, rx *reader, peerSeen <-chan struct{}, seen func()) error {
 	repeatErr := make(chan error, 1)
-	go func() { repeatErr <- sd.repeatCtl(tx, ctlSync, peerSeen) }()
+	go func() {
+		err := sd.repeatCtl(tx, ctlSync, peerSeen)
+		if err != nil {
+			sd.fail(e, err) // unblocks the read below
+		}
+		repeatErr <- err
+	}()
 	if err := awaitCtl(rx, ctlSync); err != nil {
+		<-repeatErr
 		return err
 	}
 	seen()
@@ -382,10 +394,32 @@ func (sd *side) stream(e *end, count int64, dur time.Duration, marker byte, peer
 	if err != nil {
 		return r, err
 	}
-	if !e.lossy {
-		return r, e.streamTx.sendCtl(nil, marker)
+	if e.lossy {
+		return r, sd.repeatCtl(e.streamTx, marker, peerSeen)
 	}
-	return r, sd.repeatCtl(e.streamTx, marker, peerSeen)
+	if err := e.streamTx.sendCtl(nil, marker); err != nil {
+		return r, err
+	}
+	// The phase ends when the receiver has everything: Send returns once a
+	// message is queued, and the engine may still be writing; the sender's
+	// CPU time and telemetry of the phase must include that work.
+	return r, sd.awaitPeer(peerSeen)
+}
+
+// awaitPeer waits until the other side has seen the end of what this side
+// sent (peerSeen is closed), failing after MarkerGrace, counted from the
+// moment the whole stream was handed to the engine.
+func (sd *side) awaitPeer(peerSeen <-chan struct{}) error {
+	t := time.NewTimer(sd.opts.MarkerGrace)
+	defer t.Stop()
+	select {
+	case <-peerSeen:
+		return nil
+	case <-sd.done:
+		return errSideClosed
+	case <-t.C:
+		return fmt.Errorf("%w: the receiver did not report the end of the stream within %v", ErrMarkerNotSeen, sd.opts.MarkerGrace)
+	}
 }
 
 // sendGo is stream's loop in Go.
@@ -600,6 +634,9 @@ func (sd *side) echo(e *end) (PhaseReport, error) {
 		}
 	}
 }
+
+// errSideClosed is returned by a wait that the side's closing ended.
+var errSideClosed = errors.New("runner: side closed")
 
 // errSideFailed marks a failure reported by a side.
 var errSideFailed = errors.New("runner: side failed")

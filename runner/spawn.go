@@ -77,19 +77,28 @@ func startProc(name, path string, args, env []string, cpus host.CPUList, stderrL
 		p.waitMu.Unlock()
 		close(p.exited)
 	}()
+	readDone := make(chan struct{})
+	go func() {
+		// A grandchild may hold stdout open after the worker exited: give it
+		// exitGrace, then kill the group and stop reading.
+		select {
+		case <-p.exited:
+		case <-readDone:
+			return
+		}
+		t := time.NewTimer(exitGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.kill()
+			outR.Close()
+		case <-readDone:
+		}
+	}()
 	go func() {
 		defer close(p.lines)
+		defer close(readDone)
 		defer outR.Close()
-		go func() {
-			// A grandchild may hold stdout open after the worker exited.
-			select {
-			case <-p.exited:
-				time.Sleep(exitGrace)
-				p.kill()
-				outR.Close()
-			case <-p.quit:
-			}
-		}()
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxLine)
 		for sc.Scan() {

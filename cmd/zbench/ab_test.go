@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"zbench/report"
-	"zbench/runner"
 	"zbench/runner/sample"
 )
 

@@ -11,7 +11,6 @@ import (
 
 	"zbench/matrix"
 	"zbench/report"
-	"zbench/runner"
 	"zbench/runner/sample"
 )
 

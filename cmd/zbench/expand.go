@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"zbench/host"
 	"zbench/matrix"
 )
 
@@ -116,6 +117,7 @@ func runExpand(opts *expandOptions) error {
 		return failed(fmt.Errorf("expand: %w", err))
 	}
 	fmt.Fprintln(opts.stderr, expandSummary(sc, len(cells), total))
+	printWarnings(opts.stderr, sc)
 	return nil
 }
 
@@ -169,4 +171,12 @@ func writeCellsJSON(w io.Writer, cells []matrix.Cell) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// printWarnings prints what in the scenario would make a throughput figure
+// a drain rather than a rate.
+func printWarnings(w io.Writer, sc *matrix.Scenario) {
+	for _, msg := range sc.Warnings(host.SocketBufferBytes) {
+		fmt.Fprintln(w, "warning:", msg)
+	}
 }

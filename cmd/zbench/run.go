@@ -168,6 +168,7 @@ func (o *runOptions) resolve(runsSet bool) error {
 func runRun(ctx context.Context, o *runOptions) error {
 	sc := o.scenario
 	cells := sc.Cells()
+	printWarnings(o.stderr, sc)
 	inv := report.Invocation{
 		Start:        time.Now().UTC(),
 		Command:      o.command,

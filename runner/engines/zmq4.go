@@ -18,10 +18,11 @@ import (
 const Zmq4Name = matrix.EngineZmq4
 
 // zmq4 defaults that the matrix's batching axes must have for a zmq4 cell:
-// the library writes every frame on its own and has neither setting.
+// the library writes every frame on its own and has neither setting, so
+// only the matrix's defaults run, noted as n/a.
 const (
-	zmq4OutBatchSize  = 8192
-	zmq4WriteBatching = true
+	zmq4OutBatchSize  = matrix.DefaultOutBatchSize
+	zmq4WriteBatching = matrix.DefaultWriteBatching
 	zmq4PubHWM        = 1000 // ZeroMQ's default high-water mark
 )
 
@@ -29,8 +30,8 @@ func init() { register(Zmq4{}) }
 
 // Zmq4 is the adapter for github.com/go-zeromq/zmq4, a pure-Go ZeroMQ
 // implementation. It supports tcp and ipc, has no write-path telemetry, and
-// runs only cells whose out_batch_size and write_batching are the defaults
-// (8192, true), noting them as not applicable (sample.NoteNotApplicable).
+// runs only cells whose out_batch_size and write_batching are the matrix's
+// defaults, noting them as not applicable (sample.NoteNotApplicable).
 type Zmq4 struct{}
 
 // Name implements runner.Engine.
