@@ -18,10 +18,11 @@ const (
 	AxisWriteBatching = "write_batching"
 	AxisSockets       = "sockets"
 	AxisProcesses     = "processes"
+	AxisRate          = "rate"
 )
 
 // Axes lists every axis name in identity order.
-var Axes = []string{AxisEngine, AxisPattern, AxisProtocol, AxisSize, AxisOutBatchSize, AxisWriteBatching, AxisSockets, AxisProcesses}
+var Axes = []string{AxisEngine, AxisPattern, AxisProtocol, AxisSize, AxisOutBatchSize, AxisWriteBatching, AxisSockets, AxisProcesses, AxisRate}
 
 // Cell is one point of the matrix: the axis values that fix what is measured,
 // plus the workload settings that say how long to measure it. A cell is
@@ -38,6 +39,9 @@ type Cell struct {
 	// Processes is the topology: 2 runs each side in its own worker
 	// process, 1 runs both sides in one.
 	Processes int `json:"processes"`
+	// Rate is the open-loop send rate of the throughput phase, messages per
+	// second per pair; 0 streams as fast as possible.
+	Rate int `json:"rate"`
 
 	Workload Workload `json:"workload"`
 }
@@ -54,9 +58,19 @@ type Workload struct {
 
 // ID is the cell's stable identity: every axis as key=value, in Axes order,
 // joined by "/". It is the key that results and comparisons match cells by.
+// The axes added after the first results schema (processes, rate) appear
+// only when they differ from their default, so that adding an axis leaves
+// the identity of every existing cell as it was.
 func (c Cell) ID() string {
-	return fmt.Sprintf("engine=%s/pattern=%s/protocol=%s/size=%d/out_batch_size=%d/write_batching=%t/sockets=%d/processes=%d",
-		c.Engine, c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets, c.Processes)
+	id := fmt.Sprintf("engine=%s/pattern=%s/protocol=%s/size=%d/out_batch_size=%d/write_batching=%t/sockets=%d",
+		c.Engine, c.Pattern, c.Protocol, c.Size, c.OutBatchSize, c.WriteBatching, c.Sockets)
+	if c.Processes != DefaultProcesses {
+		id += fmt.Sprintf("/%s=%d", AxisProcesses, c.Processes)
+	}
+	if c.Rate != DefaultRate {
+		id += fmt.Sprintf("/%s=%d", AxisRate, c.Rate)
+	}
+	return id
 }
 
 // Value returns the cell's value on the named axis, formatted as in ID, and
@@ -79,6 +93,8 @@ func (c Cell) Value(axis string) (string, bool) {
 		return strconv.Itoa(c.Sockets), true
 	case AxisProcesses:
 		return strconv.Itoa(c.Processes), true
+	case AxisRate:
+		return strconv.Itoa(c.Rate), true
 	}
 	return "", false
 }

@@ -257,7 +257,7 @@ func (p *parser) profile(key, val *yaml.Node, defaults workloadSpec) (profile, b
 func cellCount(a AxisValues) int {
 	n := 1
 	for _, l := range []int{len(a.Engine), len(a.Pattern), len(a.Protocol), len(a.Size),
-		len(a.OutBatchSize), len(a.WriteBatching), len(a.Sockets), len(a.Processes)} {
+		len(a.OutBatchSize), len(a.WriteBatching), len(a.Sockets), len(a.Processes), len(a.Rate)} {
 		n *= l
 		if n > MaxCells {
 			return n
@@ -285,6 +285,8 @@ func (p *parser) axis(a *AxisValues, axis string, spec axisSpec, n *yaml.Node) {
 		list(p, &a.Sockets, n, axis, spec, p.intItem)
 	case AxisProcesses:
 		list(p, &a.Processes, n, axis, spec, p.intItem)
+	case AxisRate:
+		list(p, &a.Rate, n, axis, spec, p.intItem)
 	}
 }
 

@@ -21,7 +21,7 @@ type wantErr struct {
 }
 
 func TestLoadBadFiles(t *testing.T) {
-	const allowedKeys = "allowed: description, engine, pattern, protocol, size, out_batch_size, write_batching, sockets, processes, runs, warmup_messages, throughput_messages, throughput_duration, latency_round_trips, timeout"
+	const allowedKeys = "allowed: description, engine, pattern, protocol, size, out_batch_size, write_batching, sockets, processes, rate, runs, warmup_messages, throughput_messages, throughput_duration, latency_round_trips, timeout"
 	tests := []struct {
 		file string
 		want []wantErr
@@ -245,7 +245,7 @@ func TestRealScenarios(t *testing.T) {
 	if f.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("SHA256 = %s, want the file's", f.SHA256)
 	}
-	if got, want := f.ProfileNames(), []string{"full", "quick", "engines", "ci"}; !slices.Equal(got, want) {
+	if got, want := f.ProfileNames(), []string{"full", "quick", "engines", "load", "ci"}; !slices.Equal(got, want) {
 		t.Errorf("profiles %v, want %v", got, want)
 	}
 	if f.DefaultProfile != "quick" {
@@ -265,6 +265,7 @@ func TestRealScenarios(t *testing.T) {
 		WriteBatching: []bool{true},
 		Sockets:       []int{1, 2, 4, 8},
 		Processes:     []int{2},
+		Rate:          []int{0},
 	}
 	if fmt.Sprint(full.Axes) != fmt.Sprint(wantFull) {
 		t.Errorf("full axes %+v, want the plan's %+v", full.Axes, wantFull)

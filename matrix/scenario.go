@@ -91,7 +91,7 @@ func (f *File) Resolve(name string) (*Scenario, error) {
 }
 
 // Cells expands the scenario's axes into cells, nested in [Axes] order:
-// engine varies slowest, processes fastest; within an axis, values keep the
+// engine varies slowest, rate fastest; within an axis, values keep the
 // order of the file. Every cell carries the scenario's workload.
 func (s *Scenario) Cells() []Cell {
 	a := s.Axes
@@ -104,17 +104,20 @@ func (s *Scenario) Cells() []Cell {
 						for _, wb := range a.WriteBatching {
 							for _, sockets := range a.Sockets {
 								for _, procs := range a.Processes {
-									cells = append(cells, Cell{
-										Engine:        engine,
-										Pattern:       pattern,
-										Protocol:      protocol,
-										Size:          size,
-										OutBatchSize:  obs,
-										WriteBatching: wb,
-										Sockets:       sockets,
-										Processes:     procs,
-										Workload:      s.Workload,
-									})
+									for _, rate := range a.Rate {
+										cells = append(cells, Cell{
+											Engine:        engine,
+											Pattern:       pattern,
+											Protocol:      protocol,
+											Size:          size,
+											OutBatchSize:  obs,
+											WriteBatching: wb,
+											Sockets:       sockets,
+											Processes:     procs,
+											Rate:          rate,
+											Workload:      s.Workload,
+										})
+									}
 								}
 							}
 						}
@@ -145,6 +148,7 @@ func (s *Scenario) Narrow(f Filter) (*Scenario, error) {
 	n.Axes.WriteBatching = keep(n.Axes.WriteBatching, AxisWriteBatching, f)
 	n.Axes.Sockets = keep(n.Axes.Sockets, AxisSockets, f)
 	n.Axes.Processes = keep(n.Axes.Processes, AxisProcesses, f)
+	n.Axes.Rate = keep(n.Axes.Rate, AxisRate, f)
 	if n.Axes.Count() == 0 {
 		return nil, f.noMatch(fmt.Sprintf("no cell of profile %q", s.Profile), s.Axes.Values)
 	}

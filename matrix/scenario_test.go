@@ -94,14 +94,14 @@ func TestCellsOrder(t *testing.T) {
 	s := resolve(t, parseSmall(t), "small")
 	// Axes order, engine outermost and sockets innermost; values in file order.
 	want := []string{
-		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
-		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
-		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
-		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1/processes=2",
-		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=2/processes=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=ipc/size=64/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=ipc/size=32/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=tcp/size=64/out_batch_size=8192/write_batching=true/sockets=2",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1",
+		"engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=2",
 	}
 	cells := s.Cells()
 	if got := ids(cells); !slices.Equal(got, want) {
@@ -204,5 +204,20 @@ func TestRealProfilesMeasureRates(t *testing.T) {
 		if w := s.Warnings(func(string) int64 { return 4<<20 + 6<<20 }); len(w) > 0 {
 			t.Errorf("profile %s: %q", name, w)
 		}
+	}
+}
+
+// Axes added after the first results schema leave the identity of cells at
+// their defaults unchanged, and name themselves otherwise.
+func TestCellIDStableAcrossNewAxes(t *testing.T) {
+	c := Cell{Engine: "zbench", Pattern: "pair", Protocol: "tcp", Size: 32, OutBatchSize: 8192, WriteBatching: true,
+		Sockets: 1, Processes: DefaultProcesses, Rate: DefaultRate}
+	base := "engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1"
+	if c.ID() != base {
+		t.Errorf("default cell ID %q, want %q", c.ID(), base)
+	}
+	c.Processes, c.Rate = 1, 100000
+	if want := base + "/processes=1/rate=100000"; c.ID() != want {
+		t.Errorf("ID %q, want %q", c.ID(), want)
 	}
 }

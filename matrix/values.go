@@ -80,6 +80,7 @@ const (
 	MaxSockets      = 1024      // most socket pairs in one cell (1..MaxSockets)
 	MinProcesses    = 1         // both sides in one worker process
 	MaxProcesses    = 2         // one worker process per side
+	MaxRate         = 100000000 // highest open-loop rate, messages per second per pair
 	MaxCells        = 100000    // most cells one profile may expand to
 )
 
@@ -92,6 +93,7 @@ const (
 	DefaultWriteBatching = true
 	DefaultSockets       = 1
 	DefaultProcesses     = 2
+	DefaultRate          = 0 // as fast as possible
 )
 
 // AxisValues holds the values of every axis of a profile, in the order they
@@ -105,6 +107,7 @@ type AxisValues struct {
 	WriteBatching []bool   `json:"write_batching"`
 	Sockets       []int    `json:"sockets"`
 	Processes     []int    `json:"processes"`
+	Rate          []int    `json:"rate"`
 }
 
 // DefaultAxisValues returns the values of the axes a profile may omit;
@@ -117,13 +120,14 @@ func DefaultAxisValues() AxisValues {
 		WriteBatching: []bool{DefaultWriteBatching},
 		Sockets:       []int{DefaultSockets},
 		Processes:     []int{DefaultProcesses},
+		Rate:          []int{DefaultRate},
 	}
 }
 
 // Count returns how many cells the axes expand to.
 func (a AxisValues) Count() int {
 	return len(a.Engine) * len(a.Pattern) * len(a.Protocol) * len(a.Size) *
-		len(a.OutBatchSize) * len(a.WriteBatching) * len(a.Sockets) * len(a.Processes)
+		len(a.OutBatchSize) * len(a.WriteBatching) * len(a.Sockets) * len(a.Processes) * len(a.Rate)
 }
 
 // Values returns the values of the named axis formatted as [Cell.Value]
@@ -150,6 +154,8 @@ func (a AxisValues) Values(axis string) []string {
 		return formatInts(a.Sockets)
 	case AxisProcesses:
 		return formatInts(a.Processes)
+	case AxisRate:
+		return formatInts(a.Rate)
 	}
 	return nil
 }
@@ -164,6 +170,7 @@ func (a AxisValues) clone() AxisValues {
 		WriteBatching: slices.Clone(a.WriteBatching),
 		Sockets:       slices.Clone(a.Sockets),
 		Processes:     slices.Clone(a.Processes),
+		Rate:          slices.Clone(a.Rate),
 	}
 }
 
@@ -211,6 +218,9 @@ func specOf(axis string) (axisSpec, bool) {
 	case AxisProcesses:
 		return axisSpec{kind: kindInt, min: MinProcesses, max: MaxProcesses,
 			unit: "2: one worker process per side, 1: both sides in one"}, true
+	case AxisRate:
+		return axisSpec{kind: kindInt, min: 0, max: MaxRate,
+			unit: "messages per second per pair, open-loop; 0: as fast as possible"}, true
 	}
 	return axisSpec{}, false
 }
@@ -291,7 +301,7 @@ func (c Cell) Validate() error {
 		v    int
 	}{
 		{AxisSize, c.Size}, {AxisOutBatchSize, c.OutBatchSize}, {AxisSockets, c.Sockets},
-		{AxisProcesses, c.Processes},
+		{AxisProcesses, c.Processes}, {AxisRate, c.Rate},
 	} {
 		spec, _ := specOf(n.axis)
 		if msg, ok := spec.checkInt(n.axis, int64(n.v)); !ok {

@@ -11,11 +11,11 @@ import (
 func TestAxisValuesValues(t *testing.T) {
 	a := AxisValues{
 		Engine: []string{"zmq4"}, Pattern: []string{"pub-sub"}, Protocol: []string{"ws", "tcp"},
-		Size: []int{0, 16384}, OutBatchSize: []int{1}, WriteBatching: []bool{false, true}, Sockets: []int{8}, Processes: []int{2},
+		Size: []int{0, 16384}, OutBatchSize: []int{1}, WriteBatching: []bool{false, true}, Sockets: []int{8}, Processes: []int{2}, Rate: []int{0},
 	}
 	want := map[string][]string{
 		AxisEngine: {"zmq4"}, AxisPattern: {"pub-sub"}, AxisProtocol: {"ws", "tcp"}, AxisSize: {"0", "16384"},
-		AxisOutBatchSize: {"1"}, AxisWriteBatching: {"false", "true"}, AxisSockets: {"8"}, AxisProcesses: {"2"},
+		AxisOutBatchSize: {"1"}, AxisWriteBatching: {"false", "true"}, AxisSockets: {"8"}, AxisProcesses: {"2"}, AxisRate: {"0"},
 	}
 	for _, axis := range Axes {
 		if got := a.Values(axis); !slices.Equal(got, want[axis]) {

@@ -53,6 +53,9 @@ var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func PlanCharts(cells []CellResult) []Chart {
 	var groups []chartGroup
 	for _, c := range cells {
+		if c.Rate > 0 {
+			continue // open-loop cells are drawn against their rate (LoadGroups)
+		}
 		g := chartGroup{c.Engine, c.Pattern, c.Protocol, c.Sockets}
 		if !slices.Contains(groups, g) {
 			groups = append(groups, g)
@@ -65,7 +68,7 @@ func PlanCharts(cells []CellResult) []Chart {
 			byLabel := map[string]int{}
 			for i := range cells {
 				c := &cells[i]
-				if (chartGroup{c.Engine, c.Pattern, c.Protocol, c.Sockets}) != g {
+				if c.Rate > 0 || (chartGroup{c.Engine, c.Pattern, c.Protocol, c.Sockets}) != g {
 					continue
 				}
 				st, ok := c.Stat(metric)

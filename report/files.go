@@ -91,8 +91,20 @@ func writeResultFiles(dir string, r *Result) error {
 		}
 		drawn = append(drawn, ch)
 	}
+	var loads []LoadGroup
+	for _, g := range LoadGroups(r.Cells) {
+		png, err := g.PNG()
+		if err == nil {
+			err = writeFileAtomic(filepath.Join(dir, g.File()), png)
+		}
+		if err != nil {
+			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, g.File(), err))
+			continue
+		}
+		loads = append(loads, g)
+	}
 	buf.Reset()
-	if err := WriteMarkdown(&buf, r, drawn); err != nil {
+	if err := writeMarkdown(&buf, r, drawn, loads); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, MarkdownFile), buf.Bytes()); err != nil {

@@ -40,6 +40,12 @@ const (
 // than one engine or pattern), notes (warnings, outliers), then the charts,
 // referenced by file name (they are written beside the Markdown file).
 func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
+	return writeMarkdown(w, r, charts, nil)
+}
+
+// writeMarkdown is WriteMarkdown with the latency-vs-load pictures that
+// were drawn.
+func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup) error {
 	bw := bufio.NewWriter(w)
 	inv, e := r.Invocation, r.Env
 
@@ -132,6 +138,8 @@ func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
 		writeEngineComparison(bw, r.Cells)
 		writeReferenceCheck(bw, r.Cells)
 	}
+
+	writeLoadSection(bw, r.Cells, loads)
 
 	writeNotes(bw, r.Cells, r.Samples)
 

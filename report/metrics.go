@@ -68,6 +68,13 @@ const (
 	MetricSenderRSSBytes      = "sender_rss_bytes"
 	MetricReceiverRSSBytes    = "receiver_rss_bytes"
 	MetricRSSGrowthBytes      = "rss_growth_bytes"
+
+	MetricLoadP50       = "load_latency_p50_ns"
+	MetricLoadP99       = "load_latency_p99_ns"
+	MetricLoadP999      = "load_latency_p999_ns"
+	MetricLoadP9999     = "load_latency_p9999_ns"
+	MetricLoadMax       = "load_latency_max_ns"
+	MetricScheduleLagNs = "schedule_lag_max_ns"
 )
 
 // hasThroughput reports whether the throughput phase measured a rate: it
@@ -215,11 +222,52 @@ var Metrics = []Metric{
 	{MetricAllocsPerMsg, "allocs/msg", LowerIsBetter, "allocs/msg",
 		"Go heap allocations over the measured phases, all workers, per message moved",
 		func(s *sample.Sample) (float64, bool) { return when(hasRuntime(s), s.Runtime.AllocsPerMsg) }, 1, ""},
+	{MetricLoadP50, "ns", LowerIsBetter, "load-p50-ns",
+		"latency under load, 50th percentile: open-loop throughput phase (rate axis), every message's receive time minus its intended send time",
+		func(s *sample.Sample) (float64, bool) {
+			return loadLatency(s, func(l *sample.Load) int64 { return l.P50Ns })
+		}, 2, ""},
+	{MetricLoadP99, "ns", LowerIsBetter, "load-p99-ns",
+		"latency under load, 99th percentile (from the intended send time: no coordinated omission)",
+		func(s *sample.Sample) (float64, bool) {
+			return loadLatency(s, func(l *sample.Load) int64 { return l.P99Ns })
+		}, 2, ""},
+	{MetricLoadP999, "ns", LowerIsBetter, "load-p99.9-ns",
+		"latency under load, 99.9th percentile",
+		func(s *sample.Sample) (float64, bool) {
+			return loadLatency(s, func(l *sample.Load) int64 { return l.P999Ns })
+		}, 2, ""},
+	{MetricLoadP9999, "ns", LowerIsBetter, "load-p99.99-ns",
+		"latency under load, 99.99th percentile",
+		func(s *sample.Sample) (float64, bool) {
+			return loadLatency(s, func(l *sample.Load) int64 { return l.P9999Ns })
+		}, 2, ""},
+	{MetricLoadMax, "ns", LowerIsBetter, "load-max-ns",
+		"latency under load, maximum",
+		func(s *sample.Sample) (float64, bool) {
+			return loadLatency(s, func(l *sample.Load) int64 { return l.MaxNs })
+		}, 2, ""},
+	{MetricScheduleLagNs, "ns", Informational, "schedule-lag-ns",
+		"open-loop throughput phase: the most a send was behind its schedule (the sender side could not keep the rate)",
+		func(s *sample.Sample) (float64, bool) {
+			if s.Load == nil {
+				return 0, false
+			}
+			return float64(s.Load.MaxLagNs), true
+		}, 2, ""},
 	{MetricHarnessOverheadNs, "ns", LowerIsBetter, "overhead-ns",
 		"harness overhead: spawning the workers to the first measured message (start-up, connection, warm-up)",
 		func(s *sample.Sample) (float64, bool) {
 			return when(s.HarnessOverheadNs > 0, float64(s.HarnessOverheadNs))
 		}, 1, ""},
+}
+
+// loadLatency reads one figure of the open-loop latency, when measured.
+func loadLatency(s *sample.Sample, f func(l *sample.Load) int64) (float64, bool) {
+	if s.Load == nil || s.Load.Messages == 0 {
+		return 0, false
+	}
+	return float64(f(s.Load)), true
 }
 
 // hasSideStart reports whether the workers recorded their start-up RSS.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
+	"zbench/matrix"
 	"zbench/runner/sample"
 )
 
@@ -78,7 +79,13 @@ func TestNewResultMarksIncomplete(t *testing.T) {
 }
 
 func TestBenchfmtParses(t *testing.T) {
-	r := fixtureResult()
+	// The fixture's cells and the open-loop ones: every metric is on a line.
+	fr, lr := fixtureResult(), loadFixture()
+	var cells []matrix.Cell
+	for _, c := range append(fr.Cells, lr.Cells...) {
+		cells = append(cells, c.Cell)
+	}
+	r := NewResult(fr.Invocation, fr.Env, nil, cells, append(fr.Samples, lr.Samples...))
 	var b bytes.Buffer
 	if err := WriteBenchfmt(&b, r); err != nil {
 		t.Fatal(err)

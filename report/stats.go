@@ -120,6 +120,11 @@ type CellResult struct {
 	// error, or "unsupported: ..." .
 	Reason string       `json:"reason,omitempty"`
 	Runs   StatusCounts `json:"runs"`
+	// LoadBehind counts the ok runs of an open-loop cell whose sender fell
+	// behind its schedule; LoadNA says why its latency could not be
+	// measured, if so.
+	LoadBehind int    `json:"load_behind,omitempty"`
+	LoadNA     string `json:"load_na,omitempty"`
 	// Metrics maps stable metric names (see Metrics) to their summary. A
 	// metric no ok run carried is absent.
 	Metrics  map[string]Stat `json:"metrics"`
@@ -202,6 +207,14 @@ func aggregateCell(c matrix.Cell, samples []sample.Sample, idx []int) CellResult
 			Message: fmt.Sprintf("%d ok runs; a %.0f%% confidence interval of the median needs at least %d", len(ok), Confidence*100, need)})
 	}
 
+	for _, i := range ok {
+		if l := samples[i].Load; l != nil {
+			if l.Behind {
+				cr.LoadBehind++
+			}
+			cr.LoadNA = cmp.Or(cr.LoadNA, l.NA)
+		}
+	}
 	problems := 0
 	var problem string
 	for _, i := range ok {

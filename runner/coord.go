@@ -37,6 +37,7 @@ type command struct {
 	op        string
 	phase     string
 	endpoints []string
+	at        int64 // opBegin: an open-loop schedule's start (Mono ns), 0 if none
 }
 
 // event is one thing a side reports.
@@ -173,11 +174,15 @@ func (co *coordinator) phase(ctx context.Context, ph string) error {
 		measured = co.onePhase(ph)
 	}
 	done := map[sideHandle]bool{}
-	co.rx.do(command{op: opBegin, phase: ph})
+	var at int64
+	if ph == PhaseThroughput && co.cell.Rate > 0 {
+		at = Mono() + int64(scheduleLead)
+	}
+	co.rx.do(command{op: opBegin, phase: ph, at: at})
 	if _, err := co.await(ctx, co.rx, evReady, ph, done); err != nil {
 		return err
 	}
-	co.tx.do(command{op: opBegin, phase: ph})
+	co.tx.do(command{op: opBegin, phase: ph, at: at})
 	if _, err := co.await(ctx, co.tx, evReady, ph, done); err != nil {
 		return err
 	}
@@ -245,6 +250,14 @@ func (co *coordinator) assemble(s *sample.Sample) error {
 	if l := co.reports[PhaseLatency][0].Latency; l != nil {
 		s.Latency = *l
 	}
+	if l := rx.Load; l != nil && c.Rate > 0 {
+		ld := *l
+		ld.MaxLagNs, ld.Unsent = tx.ScheduleLagNs, tx.Unsent
+		if phase := tx.LastIntended - tx.FirstSend; tx.LastIntended > 0 {
+			ld.Behind = tx.Unsent > 0 || tx.LastSend-tx.LastIntended > max(int64(time.Millisecond), phase/100)
+		}
+		s.Load = &ld
+	}
 
 	roles := []string{sample.RoleSender, sample.RoleReceiver}
 	n := 2
@@ -289,7 +302,7 @@ func throughputProblem(c matrix.Cell, t sample.Throughput) string {
 	if d := time.Duration(t.Seconds * 1e9); d < matrix.MinThroughputPhase {
 		return fmt.Sprintf("the phase lasted %v, under the %v a rate needs: it measures how fast socket buffers drain, not the send path; stream longer (throughput_duration)", d.Round(time.Microsecond), matrix.MinThroughputPhase)
 	}
-	if w := c.Workload; w.ThroughputMessages > 0 && patternSpecs[c.Pattern].stream {
+	if w := c.Workload; w.ThroughputMessages > 0 && patternSpecs[c.Pattern].stream && c.Rate == 0 {
 		perPair := int64(w.ThroughputMessages) * int64(c.Size+matrix.FrameOverhead)
 		if buf := host.SocketBufferBytes(c.Protocol); buf > 0 && perPair <= buf {
 			return fmt.Sprintf("%d messages of %d B per pair (%d B) fit in the kernel's socket buffers (%d B): the rate would be a drain; use throughput_duration or more messages",
@@ -369,7 +382,7 @@ func (l *localSide) do(cmd command) {
 		l.emit(event{kind: evReady, phase: cmd.phase})
 		l.goDo(func() {
 			ph := cmd.phase
-			r, err := l.sd.phase(ph, stop, func() { l.emit(event{kind: evSeen, phase: ph}) })
+			r, err := l.sd.phase(ph, cmd.at, stop, func() { l.emit(event{kind: evSeen, phase: ph}) })
 			if err != nil {
 				l.fail(err)
 				return

@@ -158,6 +158,33 @@ func supports(lookup Lookup, c matrix.Cell) (eng Engine, ok bool, reason string)
 	if c.Processes != 1 && c.Processes != 2 {
 		return nil, false, fmt.Sprintf("processes %d (allowed: 1, 2)", c.Processes)
 	}
+	if why := rateUnsupported(eng, c); why != "" {
+		return nil, false, why
+	}
 	ok, reason = eng.Supports(c)
 	return eng, ok, reason
+}
+
+// rateUnsupported says why an open-loop cell (rate > 0) cannot run, or "".
+func rateUnsupported(eng Engine, c matrix.Cell) string {
+	if c.Rate == 0 {
+		return ""
+	}
+	if !patternSpecs[c.Pattern].stream {
+		return fmt.Sprintf("rate %d: %s has no one-way stream to schedule (a REQ allows one request outstanding)", c.Rate, c.Pattern)
+	}
+	sides := []Engine{eng}
+	if m, ok := eng.(MixedEngine); ok {
+		tx, rx := m.Sides()
+		sides = []Engine{tx, rx}
+	}
+	for _, e := range sides {
+		switch e.(type) {
+		case Loops:
+			return fmt.Sprintf("rate %d: the open-loop schedule runs in Go, one call per message, while %s's loops run in C: its figures would be handicapped", c.Rate, e.Name())
+		case External:
+			return fmt.Sprintf("rate %d: %s's side programs have no open-loop schedule", c.Rate, e.Name())
+		}
+	}
+	return ""
 }

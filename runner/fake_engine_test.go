@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"zbench/matrix"
 	"zbench/runner"
@@ -27,6 +28,13 @@ type fakeEngine struct {
 	dataSent   atomic.Int64
 	sockets    []*fakeSocket
 	queueDepth int
+	// stallAt, if > 0, makes the PULL socket that receives the stallAt-th
+	// message (counting every PULL of the engine) sleep for stall first,
+	// once: a receiver that stops reading for a while.
+	stallAt int64
+	stall   time.Duration
+	pulled  atomic.Int64
+	stalled sync.Once
 }
 
 var errFakeClosed = errors.New("fake: closed")
@@ -119,6 +127,9 @@ func (s *fakeSocket) RecvFrame() ([]byte, bool, error) {
 	if len(s.pending) == 0 {
 		select {
 		case msg := <-s.in:
+			if s.kind == runner.KindPull && s.eng.stallAt > 0 && s.eng.pulled.Add(1) == s.eng.stallAt {
+				s.eng.stalled.Do(func() { time.Sleep(s.eng.stall) })
+			}
 			if s.kind == runner.KindRouter {
 				msg = append([][]byte{[]byte("peer")}, msg...)
 			}

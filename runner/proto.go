@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"zbench/runner/sample"
@@ -18,7 +19,7 @@ import (
 //	job {Job}  (first; zbench)    bound EP...       (receiver)
 //	bind                          connected         (sender)
 //	connect EP...                 ready PHASE
-//	begin PHASE                   seen PHASE
+//	begin PHASE [T0]              seen PHASE
 //	peer-seen PHASE               done PHASE {PhaseReport}
 //	finish                        report {sample.Side}
 //	                              sample {sample.Sample} (processes 1)
@@ -35,7 +36,12 @@ func (c command) line() string {
 	switch c.op {
 	case opConnect:
 		return strings.Join(append([]string{c.op}, c.endpoints...), " ")
-	case opBegin, opPeerSeen:
+	case opBegin:
+		if c.at != 0 {
+			return c.op + " " + c.phase + " " + strconv.FormatInt(c.at, 10)
+		}
+		return c.op + " " + c.phase
+	case opPeerSeen:
 		return c.op + " " + c.phase
 	}
 	return c.op
@@ -49,10 +55,18 @@ func parseCommand(line string) (command, error) {
 	case opConnect:
 		c.endpoints = strings.Fields(rest)
 	case opBegin, opPeerSeen:
-		if !validPhase(rest) {
-			return c, fmt.Errorf("%w: %q: unknown phase %q", ErrProtocol, line, rest)
+		ph, at, hasAt := strings.Cut(rest, " ")
+		if !validPhase(ph) {
+			return c, fmt.Errorf("%w: %q: unknown phase %q", ErrProtocol, line, ph)
 		}
-		c.phase = rest
+		c.phase = ph
+		if hasAt && verb == opBegin {
+			n, err := strconv.ParseInt(at, 10, 64)
+			if err != nil {
+				return c, fmt.Errorf("%w: %q: schedule start %q is not an integer", ErrProtocol, line, at)
+			}
+			c.at = n
+		}
 	default:
 		return c, fmt.Errorf("%w: unknown command %q", ErrProtocol, line)
 	}

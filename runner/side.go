@@ -42,7 +42,14 @@ type PhaseReport struct {
 	LastRecv  int64 `json:"last_recv_ns,omitempty"`
 	// Latency is the round trips of the latency phase, on the sender.
 	Latency *sample.Latency `json:"latency,omitempty"`
-	Usage   sample.Usage    `json:"usage"`
+	// Load is the open-loop latency of a throughput phase with a rate, on
+	// the receiver; ScheduleLagNs (the most a send was behind schedule) and
+	// LastIntended (the last message's scheduled time) are the sender's.
+	Load          *sample.Load `json:"load,omitempty"`
+	ScheduleLagNs int64        `json:"schedule_lag_ns,omitempty"`
+	LastIntended  int64        `json:"last_intended_ns,omitempty"`
+	Unsent        int64        `json:"unsent,omitempty"` // scheduled, not sent when the phase's time was up
+	Usage         sample.Usage `json:"usage"`
 }
 
 // merge folds another link's report of the same phase into r.
@@ -53,6 +60,9 @@ func (r *PhaseReport) merge(o PhaseReport) {
 	r.FirstRecv = earliest(r.FirstRecv, o.FirstRecv)
 	r.LastSend = max(r.LastSend, o.LastSend)
 	r.LastRecv = max(r.LastRecv, o.LastRecv)
+	r.ScheduleLagNs = max(r.ScheduleLagNs, o.ScheduleLagNs)
+	r.Unsent += o.Unsent
+	r.LastIntended = max(r.LastIntended, o.LastIntended)
 }
 
 func earliest(a, b int64) int64 {
@@ -215,7 +225,9 @@ func (sd *side) telemetry() sample.Telemetry {
 // closed when the other side has seen what this side repeats on a lossy
 // link (probes, end markers); seen is called once when this side has seen
 // what the other side sent up to its marker, on every pair.
-func (sd *side) phase(name string, peerSeen <-chan struct{}, seen func()) (PhaseReport, error) {
+//
+// at is the schedule's start of an open-loop throughput phase (Mono ns).
+func (sd *side) phase(name string, at int64, peerSeen <-chan struct{}, seen func()) (PhaseReport, error) {
 	sd.mu.Lock()
 	ends := sd.ends
 	sd.mu.Unlock()
@@ -233,10 +245,10 @@ func (sd *side) phase(name string, peerSeen <-chan struct{}, seen func()) (Phase
 	for i, e := range ends {
 		wg.Go(func() {
 			var err error
-			if name == PhaseLatency && sd.role == sample.RoleSender {
+			if sd.histogramFor(name) {
 				hists[i] = hdrhistogram.New(histLowestNs, histHighestNs, histSigFigs)
 			}
-			reports[i], err = sd.run(name, e, peerSeen, seenOne, hists[i])
+			reports[i], err = sd.run(name, at, e, peerSeen, seenOne, hists[i])
 			if err != nil {
 				sd.fail(e, err)
 			}
@@ -250,15 +262,31 @@ func (sd *side) phase(name string, peerSeen <-chan struct{}, seen func()) (Phase
 	for _, o := range reports {
 		r.merge(o)
 	}
-	if name == PhaseLatency && sd.role == sample.RoleSender {
+	switch {
+	case name == PhaseLatency && sd.role == sample.RoleSender:
 		l := latencyOf(hists)
 		r.Latency = &l
+	case name == PhaseThroughput && sd.role == sample.RoleReceiver && sd.cell.Rate > 0:
+		r.Load = loadOf(sd.cell.Rate, hists)
+		r.Load.NA = loadNA(sd.cell.Size)
 	}
 	return r, nil
 }
 
+// histogramFor says whether this side records a histogram in the phase:
+// round trips on the sender, open-loop latencies on the receiver.
+func (sd *side) histogramFor(phase string) bool {
+	switch {
+	case phase == PhaseLatency:
+		return sd.role == sample.RoleSender
+	case phase == PhaseThroughput && sd.cell.Rate > 0:
+		return sd.role == sample.RoleReceiver && loadNA(sd.cell.Size) == ""
+	}
+	return false
+}
+
 // run is one pair's part of a phase.
-func (sd *side) run(phase string, e *end, peerSeen <-chan struct{}, seen func(), h *hdrhistogram.Histogram) (PhaseReport, error) {
+func (sd *side) run(phase string, at int64, e *end, peerSeen <-chan struct{}, seen func(), h *hdrhistogram.Histogram) (PhaseReport, error) {
 	w := sd.cell.Workload
 	send := sd.role == sample.RoleSender
 	switch phase {
@@ -300,8 +328,16 @@ func (sd *side) run(phase string, e *end, peerSeen <-chan struct{}, seen func(),
 				return sd.roundTrips(e, count, dur, nil)
 			}
 			return sd.echo(e)
+		case send && sd.cell.Rate > 0:
+			return sd.streamPaced(e, count, dur, at, ctlStreamEnd, peerSeen)
 		case send:
 			return sd.stream(e, count, dur, ctlStreamEnd, peerSeen)
+		case sd.cell.Rate > 0:
+			r, err := sd.receiveTimed(e, at, ctlStreamEnd, h)
+			if err == nil {
+				seen()
+			}
+			return r, err
 		default:
 			r, err := sd.receive(e, ctlStreamEnd)
 			if err == nil {

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,84 @@ func TestRunCellLossyGrace(t *testing.T) {
 	_, err := runFake(t, e, c, runner.CellOptions{MarkerGrace: 50 * time.Millisecond})
 	if !errors.Is(err, runner.ErrMarkerNotSeen) {
 		t.Fatalf("err = %v, want ErrMarkerNotSeen", err)
+	}
+}
+
+// Open loop: a receiver that stops reading for 50 ms once delays every
+// message scheduled during the stall. With a queue of 16 messages the
+// sender blocks too, so most of those messages go out late, in a burst once
+// the stall is over: timed from when they were sent they would look fast
+// (coordinated omission); timed from their intended send times, the stall
+// shows in the p99 (about an eighth of the messages were scheduled during
+// it).
+func TestRunCellOpenLoopCountsAStallForEveryMessage(t *testing.T) {
+	c := fakeCell(matrix.PatternPushPull, 1)
+	c.Rate = 10000
+	c.Workload.ThroughputMessages = 0
+	c.Workload.ThroughputDuration = matrix.Duration(400 * time.Millisecond)
+	c.Workload.LatencyRoundTrips = 200
+	e := newFakeEngine()
+	e.queueDepth = 16
+	e.stallAt, e.stall = 1500, 50*time.Millisecond
+	s, err := runFake(t, e, c, runner.CellOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Load
+	if l == nil || l.NA != "" || l.Messages != 4000 || l.Rate != 10000 {
+		t.Fatalf("load %+v, want 4000 latencies at 10000/s", l)
+	}
+	if l.P99Ns < int64(25*time.Millisecond) || l.MaxNs < int64(45*time.Millisecond) {
+		t.Errorf("p99 %v, max %v: the 50 ms stall shows for one message only (coordinated omission)",
+			time.Duration(l.P99Ns), time.Duration(l.MaxNs))
+	}
+	if l.P50Ns > int64(10*time.Millisecond) {
+		t.Errorf("p50 %v: most messages were not delayed", time.Duration(l.P50Ns))
+	}
+	if l.Behind {
+		t.Errorf("the sender is reported behind its schedule at 10000/s: %+v", l)
+	}
+	if got := s.Throughput.MsgsPerSec; got < 8000 || got > 11000 {
+		t.Errorf("achieved %v msg/s, want about the 10000/s scheduled", got)
+	}
+}
+
+// A schedule faster than the sender can go: it falls behind, says so, and
+// the latency keeps counting from the intended times.
+func TestRunCellOpenLoopBehind(t *testing.T) {
+	c := fakeCell(matrix.PatternPushPull, 1)
+	c.Rate = 20_000_000
+	c.Workload.ThroughputMessages = 0
+	c.Workload.ThroughputDuration = matrix.Duration(50 * time.Millisecond)
+	s, err := runFake(t, newFakeEngine(), c, runner.CellOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Load
+	if l == nil || !l.Behind || l.MaxLagNs <= 0 || l.MaxNs < l.MaxLagNs/2 {
+		t.Errorf("load %+v: want the sender behind, with the lag in the latencies", l)
+	}
+	// The schedule (a million messages) ends with the phase's 50 ms.
+	if l.Unsent <= 0 || s.Throughput.Sent+l.Unsent != 1_000_000 {
+		t.Errorf("sent %d, unsent %d: want the 1000000 scheduled, the rest unsent", s.Throughput.Sent, l.Unsent)
+	}
+}
+
+// Messages too small for a sequence number: the rate still paces the
+// stream, and the latency is n/a with the reason.
+func TestRunCellOpenLoopSmallMessages(t *testing.T) {
+	c := fakeCell(matrix.PatternPair, 1)
+	c.Size, c.Rate = 4, 20000
+	c.Workload.ThroughputMessages = 0
+	c.Workload.ThroughputDuration = matrix.Duration(100 * time.Millisecond)
+	s, err := runFake(t, newFakeEngine(), c, runner.CellOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Load == nil || s.Load.Messages != 0 || !strings.Contains(s.Load.NA, "sequence number") {
+		t.Errorf("load %+v, want n/a with the reason", s.Load)
+	}
+	if got := s.Throughput.Messages + s.Load.Unsent; got != 2000 {
+		t.Errorf("%d messages delivered and %d unsent, want the 2000 scheduled", s.Throughput.Messages, s.Load.Unsent)
 	}
 }

@@ -54,6 +54,9 @@ type Sample struct {
 
 	Throughput Throughput `json:"throughput"`
 	Latency    Latency    `json:"latency"`
+	// Load is the open-loop latency of the throughput phase of a cell with
+	// a rate; nil for an as-fast-as-possible stream.
+	Load *Load `json:"load,omitempty"`
 	// Resources are the whole-run totals over every worker of the run.
 	Resources Resources `json:"resources"`
 	// Sides holds each worker's own report: sender then receiver with two
@@ -107,6 +110,39 @@ type Latency struct {
 	RTTMaxNs     int64   `json:"rtt_max_ns"`
 	RTTMeanNs    float64 `json:"rtt_mean_ns"`
 	OneWayMeanNs float64 `json:"one_way_mean_ns"`
+}
+
+// Load is latency under load: during an open-loop throughput phase the
+// sender sends every message at its scheduled time (or as soon as it can
+// when it has fallen behind), and the receiver records, for every message,
+// its receive time minus its intended send time, so that a stall counts for
+// every message it delays (no coordinated omission). Times are the host's
+// monotonic clock, which both processes share.
+type Load struct {
+	// Rate is the schedule, messages per second per pair.
+	Rate int `json:"rate"`
+	// Messages is how many latencies were recorded.
+	Messages int64   `json:"messages"`
+	P50Ns    int64   `json:"p50_ns"`
+	P99Ns    int64   `json:"p99_ns"`
+	P999Ns   int64   `json:"p999_ns"`
+	P9999Ns  int64   `json:"p9999_ns"`
+	MaxNs    int64   `json:"max_ns"`
+	MeanNs   float64 `json:"mean_ns"`
+	// MaxLagNs is how far behind its schedule the sender sent a message at
+	// worst; Behind says it fell behind for good (its last message went out
+	// more than max(1 ms, 1 % of the phase) late, or the phase's time was up
+	// before its schedule was): the rate was past what the sender side could
+	// carry, and latency kept counting from the intended times.
+	MaxLagNs int64 `json:"max_lag_ns"`
+	Behind   bool  `json:"behind"`
+	// Unsent counts the messages of a duration-bounded schedule the sender
+	// had not sent when the phase's time was up (it was behind); they have
+	// no latency.
+	Unsent int64 `json:"unsent,omitempty"`
+	// NA says why no latency was recorded (messages too small to carry a
+	// sequence number); the other fields are then zero.
+	NA string `json:"na,omitempty"`
 }
 
 // Resources are the whole-run totals the parent measures from every

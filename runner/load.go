@@ -1,0 +1,183 @@
+package runner
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"zbench/host"
+	"zbench/runner/sample"
+)
+
+// An open-loop message carries its sequence number in its first 8 bytes
+// (little endian) and, when it has room, its intended send time (Mono ns)
+// in the next 8. A message of fewer than seqBytes carries neither, and its
+// latency cannot be told.
+const (
+	seqBytes      = 8
+	intendedBytes = 16
+)
+
+// scheduleLead is how far ahead of the throughput phase's begin command the
+// coordinator sets the schedule's start, so that both sides are under way
+// before the first message is due.
+const scheduleLead = 20 * time.Millisecond
+
+// loadNA says why a cell's open-loop latency cannot be measured, or "".
+func loadNA(size int) string {
+	if size < seqBytes {
+		return fmt.Sprintf("messages of %d B cannot carry the %d-byte sequence number that ties each one to its scheduled send time", size, seqBytes)
+	}
+	return ""
+}
+
+// scheduleLen is how many messages a pair's schedule has: count, or the
+// phase's duration at the rate.
+func scheduleLen(rate int, count int64, dur time.Duration) int64 {
+	if count > 0 {
+		return count
+	}
+	return max(1, int64(dur.Seconds()*float64(rate)))
+}
+
+// intendedAt is the scheduled send time of message seq.
+func intendedAt(t0 int64, rate int, seq int64) int64 {
+	return t0 + int64(float64(seq)*1e9/float64(rate))
+}
+
+// waitUntil returns at the monotonic time t (or at once if it passed).
+// Go's timers overshoot by up to a millisecond or two, so it sleeps only
+// until 1.5 ms before t, then yields the CPU (sched_yield, so that a process
+// pinned to the same core runs) until 50 µs before t, and spins the rest.
+func waitUntil(t int64) {
+	const (
+		sleepFrom = int64(2 * time.Millisecond)
+		sleepTo   = int64(1500 * time.Microsecond)
+		spinFrom  = int64(50 * time.Microsecond)
+	)
+	for {
+		d := t - Mono()
+		switch {
+		case d <= 0:
+			return
+		case d > sleepFrom:
+			time.Sleep(time.Duration(d - sleepTo))
+		case d > spinFrom:
+			host.Yield()
+		}
+	}
+}
+
+// streamPaced is the sender's open-loop stream: message i goes out at
+// t0 + i/rate, or at once when the sender is behind its schedule, stamped
+// with its sequence number and intended time; then the end marker, as
+// stream sends it. A schedule bounded by a duration ends when that much
+// time has passed, as wrk2's does: a sender that fell behind leaves the
+// rest of its schedule unsent (counted), and every message it did send
+// carries its lag in its latency.
+func (sd *side) streamPaced(e *end, count int64, dur time.Duration, t0 int64, marker byte, peerSeen <-chan struct{}) (PhaseReport, error) {
+	var r PhaseReport
+	rate, size := sd.cell.Rate, sd.cell.Size
+	n := scheduleLen(rate, count, dur)
+	payload := make([]byte, size)
+	tx := e.streamTx
+	end := int64(0)
+	if count == 0 {
+		end = t0 + int64(dur)
+	}
+	for seq := range n {
+		intended := intendedAt(t0, rate, seq)
+		waitUntil(intended)
+		if end > 0 && seq > 0 && Mono() >= end {
+			r.Unsent = n - seq
+			break
+		}
+		if size >= seqBytes {
+			binary.LittleEndian.PutUint64(payload, uint64(seq))
+		}
+		if size >= intendedBytes {
+			binary.LittleEndian.PutUint64(payload[seqBytes:], uint64(intended))
+		}
+		now := Mono()
+		if seq == 0 {
+			r.FirstSend = now
+		}
+		r.LastSend = now
+		r.ScheduleLagNs = max(r.ScheduleLagNs, now-intended)
+		if err := tx.sendData(nil, payload); err != nil {
+			return r, err
+		}
+		r.Sent++
+	}
+	r.LastIntended = intendedAt(t0, rate, r.Sent-1)
+	if e.lossy {
+		return r, sd.repeatCtl(tx, marker, peerSeen)
+	}
+	if err := tx.sendCtl(nil, marker); err != nil {
+		return r, err
+	}
+	return r, sd.awaitPeer(peerSeen)
+}
+
+// receiveTimed is the receiver's side of an open-loop stream: receive as
+// receive does, and record every message's latency from its intended send
+// time into h (nil when the messages cannot carry it).
+func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Histogram) (PhaseReport, error) {
+	var r PhaseReport
+	size, rate := sd.cell.Size, sd.cell.Rate
+	rx := e.streamRx
+	for {
+		kind, body, code, _, err := rx.read()
+		if err != nil {
+			return r, err
+		}
+		now := Mono()
+		if kind == msgCtl {
+			if code != marker {
+				continue
+			}
+			return r, nil
+		}
+		if len(body) != size {
+			return r, fmt.Errorf("%w: %d bytes, want %d", ErrWrongSize, len(body), size)
+		}
+		if r.Received == 0 {
+			r.FirstRecv = now
+		}
+		r.LastRecv = now
+		r.Received++
+		if h == nil {
+			continue
+		}
+		var intended int64
+		if size >= intendedBytes {
+			intended = int64(binary.LittleEndian.Uint64(body[seqBytes:]))
+		} else {
+			intended = intendedAt(t0, rate, int64(binary.LittleEndian.Uint64(body)))
+		}
+		_ = h.RecordValue(min(max(now-intended, histLowestNs), histHighestNs))
+	}
+}
+
+// loadOf merges the pairs' latency histograms into the run's Load.
+func loadOf(rate int, hs []*hdrhistogram.Histogram) *sample.Load {
+	all := hdrhistogram.New(histLowestNs, histHighestNs, histSigFigs)
+	for _, h := range hs {
+		if h != nil {
+			all.Merge(h)
+		}
+	}
+	l := &sample.Load{Rate: rate, Messages: all.TotalCount()}
+	if l.Messages == 0 {
+		return l
+	}
+	l.P50Ns = all.ValueAtQuantile(50)
+	l.P99Ns = all.ValueAtQuantile(99)
+	l.P999Ns = all.ValueAtQuantile(99.9)
+	l.P9999Ns = all.ValueAtQuantile(99.99)
+	l.MaxNs = all.Max()
+	l.MeanNs = all.Mean()
+	return l
+}
