@@ -48,10 +48,10 @@ func TestExpandText(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
-	want := `engine=zbench  pattern=pair  protocol=ipc  size=16384  out_batch_size=8192  write_batching=true  sockets=1  processes=2
-engine=zbench  pattern=pair  protocol=ipc  size=16384  out_batch_size=1     write_batching=true  sockets=1  processes=2
-engine=zbench  pattern=pair  protocol=tcp  size=16384  out_batch_size=8192  write_batching=true  sockets=1  processes=2
-engine=zbench  pattern=pair  protocol=tcp  size=16384  out_batch_size=1     write_batching=true  sockets=1  processes=2
+	want := `engine=zbench  pattern=pair  protocol=ipc  size=16384  out_batch_size=8192  write_batching=true  sockets=1  processes=2  rate=0
+engine=zbench  pattern=pair  protocol=ipc  size=16384  out_batch_size=1     write_batching=true  sockets=1  processes=2  rate=0
+engine=zbench  pattern=pair  protocol=tcp  size=16384  out_batch_size=8192  write_batching=true  sockets=1  processes=2  rate=0
+engine=zbench  pattern=pair  protocol=tcp  size=16384  out_batch_size=1     write_batching=true  sockets=1  processes=2  rate=0
 `
 	if stdout != want {
 		t.Errorf("stdout\n%s\nwant\n%s", stdout, want)
@@ -90,7 +90,12 @@ func TestExpandFullProfile(t *testing.T) {
 	}
 	var want []string
 	for _, c := range sc.Cells() {
-		want = append(want, c.ID())
+		var kv []string
+		for _, axis := range matrix.Axes {
+			v, _ := c.Value(axis)
+			kv = append(kv, axis+"="+v)
+		}
+		want = append(want, strings.Join(kv, "/"))
 	}
 	var got []string
 	for line := range strings.Lines(stdout) {
