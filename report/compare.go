@@ -64,6 +64,8 @@ const (
 	// WarnDefinitionChanged: a metric's definition changed between the two
 	// sides' results schemas; it is shown, never judged.
 	WarnDefinitionChanged = "definition_changed"
+	// WarnProfiled: a side's runs were profiled, which slows them.
+	WarnProfiled = "profiled"
 )
 
 // CompareOptions configure Compare.
@@ -193,6 +195,10 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 		name string
 		r    *Result
 	}{{"old", old}, {"new", new}} {
+		if p := s.r.Invocation.Profiled; len(p) > 0 {
+			c.Warnings = append(c.Warnings, Warning{Code: WarnProfiled,
+				Message: fmt.Sprintf("the %s result set was profiled (%s): profiling slows the workers, so its timings are not comparable with unprofiled ones", s.name, strings.Join(p, ", "))})
+		}
 		if inv := s.r.Invocation; inv.Incomplete {
 			why := strings.Join(inv.IncompleteReasons, "; ")
 			c.Warnings = append(c.Warnings, Warning{Code: WarnSideIncomplete,

@@ -626,3 +626,17 @@ func TestSchemaOneReadAndDefinitionChanges(t *testing.T) {
 		t.Errorf("a gate tripped on a metric that was not judged: %+v", g.Violations)
 	}
 }
+
+func TestCompareWarnsOfProfiledSide(t *testing.T) {
+	old, cur := fixtureResult(), fixtureResult()
+	cur.Invocation.Profiled = []string{"cpu"}
+	c, err := Compare(old, cur, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(c.Warnings, func(w Warning) bool {
+		return w.Code == WarnProfiled && strings.Contains(w.Message, "new result set was profiled (cpu)")
+	}) {
+		t.Errorf("no warning of the profiled side: %+v", c.Warnings)
+	}
+}

@@ -103,8 +103,20 @@ func writeResultFiles(dir string, r *Result) error {
 		}
 		loads = append(loads, g)
 	}
+	var mems []MemoryPicture
+	for _, m := range MemoryPictures(r) {
+		png, err := m.PNG()
+		if err == nil {
+			err = writeFileAtomic(filepath.Join(dir, m.File()), png)
+		}
+		if err != nil {
+			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, m.File(), err))
+			continue
+		}
+		mems = append(mems, m)
+	}
 	buf.Reset()
-	if err := writeMarkdown(&buf, r, drawn, loads); err != nil {
+	if err := writeMarkdown(&buf, r, drawn, loads, mems); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, MarkdownFile), buf.Bytes()); err != nil {

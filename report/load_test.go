@@ -55,7 +55,7 @@ func TestLoadSection(t *testing.T) {
 		t.Fatalf("groups %+v", groups)
 	}
 	var md bytes.Buffer
-	if err := writeMarkdown(&md, r, nil, groups[:1]); err != nil {
+	if err := writeMarkdown(&md, r, nil, groups[:1], nil); err != nil {
 		t.Fatal(err)
 	}
 	sec := section(md.String(), "## Latency under load")

@@ -40,16 +40,20 @@ const (
 // than one engine or pattern), notes (warnings, outliers), then the charts,
 // referenced by file name (they are written beside the Markdown file).
 func WriteMarkdown(w io.Writer, r *Result, charts []Chart) error {
-	return writeMarkdown(w, r, charts, nil)
+	return writeMarkdown(w, r, charts, nil, nil)
 }
 
 // writeMarkdown is WriteMarkdown with the latency-vs-load pictures that
 // were drawn.
-func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup) error {
+func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup, mems []MemoryPicture) error {
 	bw := bufio.NewWriter(w)
 	inv, e := r.Invocation, r.Env
 
 	bw.WriteString("# zbench results\n\n")
+	if len(inv.Profiled) > 0 {
+		fmt.Fprintf(bw, "> **Profiled runs** (%s): profiling slows the workers; these figures are not comparable with unprofiled ones.\n\n",
+			strings.Join(inv.Profiled, ", "))
+	}
 	if inv.Incomplete || r.FailedRuns() > 0 {
 		why := strings.Join(inv.IncompleteReasons, "; ")
 		if why == "" {
@@ -140,6 +144,8 @@ func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup) er
 	}
 
 	writeLoadSection(bw, r.Cells, loads)
+	writeMemorySection(bw, mems)
+	writeProfilesSection(bw, r)
 
 	writeNotes(bw, r.Cells, r.Samples)
 

@@ -82,6 +82,9 @@ type Invocation struct {
 	// the invocation was interrupted, or runs failed or timed out.
 	Incomplete        bool     `json:"incomplete"`
 	IncompleteReasons []string `json:"incomplete_reasons,omitempty"`
+	// Profiled lists the profiles the workers wrote ("cpu", "mem"): such
+	// runs are slowed by profiling and are not comparable with others.
+	Profiled []string `json:"profiled,omitempty"`
 }
 
 // MarkIncomplete flags the invocation as incomplete for the given reason
@@ -107,6 +110,9 @@ type Result struct {
 	Scenario any             `json:"scenario"`
 	Cells    []CellResult    `json:"cells"`
 	Samples  []sample.Sample `json:"samples"`
+	// Profiles summarises the profiles of each cell's median run, when the
+	// runs were profiled.
+	Profiles []ProfileSummary `json:"profiles,omitempty"`
 }
 
 // NewResult aggregates samples over cells and assembles a Result. It marks

@@ -324,6 +324,9 @@ type localSide struct {
 	// report (a worker process that runs one side).
 	measure bool
 	start   int64 // RSS at start-up
+	// prof, if set, profiles the measured phases (a worker that runs one
+	// side).
+	prof *profiler
 }
 
 func newLocalSide(sd *side, measure bool) *localSide {
@@ -373,6 +376,12 @@ func (l *localSide) do(cmd command) {
 			l.emit(event{kind: evConnected})
 		})
 	case opBegin:
+		if cmd.phase == PhaseThroughput {
+			if err := l.prof.start(); err != nil {
+				l.fail(err)
+				return
+			}
+		}
 		var snap usageSnap
 		if l.measure {
 			snap = takeUsage()
@@ -391,6 +400,12 @@ func (l *localSide) do(cmd command) {
 				r.Usage = snap.until(takeUsage())
 			}
 			r.Usage.Telemetry = l.sd.telemetry().Minus(tel0)
+			if ph == PhaseLatency {
+				if err := l.prof.stop(); err != nil {
+					l.fail(err)
+					return
+				}
+			}
 			l.emit(event{kind: evDone, phase: ph, report: r})
 		})
 	case opPeerSeen:
@@ -485,10 +500,22 @@ func RunCell(ctx context.Context, eng Engine, c matrix.Cell, o CellOptions) (sam
 		drain(rx)
 	}()
 	co := &coordinator{cell: c, tx: tx, rx: rx}
-	co.onePhase = func(string) func() sample.Usage {
+	prof := &profiler{jp: o.Profile}
+	var profErr error
+	co.onePhase = func(ph string) func() sample.Usage {
+		if ph == PhaseThroughput {
+			profErr = errors.Join(profErr, prof.start())
+		}
 		snap := takeUsage()
-		return func() sample.Usage { return snap.until(takeUsage()) }
+		return func() sample.Usage {
+			u := snap.until(takeUsage())
+			if ph == PhaseLatency {
+				profErr = errors.Join(profErr, prof.stop())
+			}
+			return u
+		}
 	}
+	defer func() { _ = prof.stop() }()
 	stop := context.AfterFunc(ctx, func() { txSide.close(); rxSide.close() })
 	defer stop()
 	err = co.run(ctx)
@@ -500,6 +527,9 @@ func RunCell(ctx context.Context, eng Engine, c matrix.Cell, o CellOptions) (sam
 	}
 	if err != nil {
 		return s, err
+	}
+	if profErr != nil {
+		return s, profErr
 	}
 	if err := co.assemble(&s); err != nil {
 		return s, err

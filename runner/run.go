@@ -49,6 +49,8 @@ type Options struct {
 	StderrLimit int
 	// Progress, if not nil, is told about every finished run.
 	Progress Progress
+	// Profile asks the workers for pprof profiles of the measured phases.
+	Profile Profiling
 }
 
 // Result is what Run did.

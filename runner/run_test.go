@@ -49,7 +49,11 @@ const (
 	sizeSleep   = 1003 // sleeps 10 s, then runs normally
 	sizeBadJSON = 1004 // exits 0 having written no sample
 	sizeDie     = 1005 // the sender side kills itself (SIGKILL) 300 ms into its run
+	sizeAlloc   = 1006 // the receiver side takes 100 MiB 300 ms into its run, and keeps it
 )
+
+// ballast holds what a sizeAlloc worker allocated, so that it stays resident.
+var ballast []byte
 
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeWorkerEnv) != "" {
@@ -96,6 +100,16 @@ func fakeWorker() int {
 	case sizeDie:
 		if job.Role == sample.RoleSender {
 			time.AfterFunc(300*time.Millisecond, func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+		}
+	case sizeAlloc:
+		if job.Role == sample.RoleReceiver {
+			time.AfterFunc(300*time.Millisecond, func() {
+				b := make([]byte, 100<<20)
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = 1
+				}
+				ballast = b
+			})
 		}
 	}
 	lookup := func(name string) (runner.Engine, bool) {
@@ -339,6 +353,52 @@ func TestRunSideKilledMidRun(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("the %s (pid %d) outlived the run", role, pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// Every worker samples its memory every 10 ms: a receiver that takes
+// 100 MiB in the middle of its run shows it in its series, whose times only
+// go forward, and in the peak from the series as from rusage.
+func TestRunMemorySeries(t *testing.T) {
+	c := pairCell(matrix.PatternPair, matrix.ProtocolTCP, sizeAlloc)
+	c.Sockets = 1
+	c.Workload.ThroughputMessages = 0
+	c.Workload.ThroughputDuration = matrix.Duration(time.Second)
+	res, err := runner.Run(context.Background(), []matrix.Cell{c}, fakeOptions(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Samples[0]
+	if s.Status != sample.StatusOK {
+		t.Fatalf("%s: %s\n%s", s.Status, s.Error, s.Stderr)
+	}
+	for _, sd := range s.Sides {
+		pts := sd.Memory
+		if len(pts) < 50 {
+			t.Fatalf("%s: %d memory points over a run of more than a second, want one per 10 ms", sd.Role, len(pts))
+		}
+		for i := 1; i < len(pts); i++ {
+			if pts[i].TimeNs <= pts[i-1].TimeNs {
+				t.Fatalf("%s: point %d at %d, not after %d", sd.Role, i, pts[i].TimeNs, pts[i-1].TimeNs)
+			}
+		}
+		if pts[0].HeapBytes <= 0 {
+			t.Errorf("%s: no Go heap figure", sd.Role)
+		}
+		grew := sd.SeriesPeakRSSBytes - pts[0].RSSBytes
+		switch sd.Role {
+		case sample.RoleReceiver:
+			if grew < 90<<20 {
+				t.Errorf("receiver: series grew %d MiB, want the 100 MiB it took", grew>>20)
+			}
+			if sd.PeakRSSBytes < sd.SeriesPeakRSSBytes-(2<<20) {
+				t.Errorf("receiver: rusage peak %d below the series' %d", sd.PeakRSSBytes, sd.SeriesPeakRSSBytes)
+			}
+		case sample.RoleSender:
+			if grew > 50<<20 {
+				t.Errorf("sender: series grew %d MiB without taking anything", grew>>20)
+			}
 		}
 	}
 }

@@ -330,7 +330,11 @@ func (o *Options) startSide(c matrix.Cell, run int, role string, eng Engine) (*p
 		}
 		return startProc(name, path, args, o.Env, cpus, o.StderrLimit)
 	}
-	job, err := json.Marshal(Job{Cell: c, Run: run, Role: role, IPCDir: o.IPCDir})
+	jp, err := o.Profile.jobProfile(c, run, role)
+	if err != nil {
+		return nil, fmt.Errorf("%s side: %w", role, err)
+	}
+	job, err := json.Marshal(Job{Cell: c, Run: run, Role: role, IPCDir: o.IPCDir, Profile: jp})
 	if err != nil {
 		return nil, fmt.Errorf("encode job: %w", err)
 	}

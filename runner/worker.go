@@ -25,6 +25,8 @@ type Job struct {
 	Role string `json:"role"`
 	// IPCDir is the directory of ipc endpoints; "" means os.TempDir().
 	IPCDir string `json:"ipc_dir,omitempty"`
+	// Profile names the profiles to write of the measured phases, if any.
+	Profile *JobProfile `json:"profile,omitempty"`
 }
 
 // ErrBadJob is returned by Work for a job it cannot read or run.
@@ -58,13 +60,17 @@ func Work(ctx context.Context, in io.Reader, out io.Writer, lookup Lookup) error
 		lw.error(err)
 		return err
 	}
+	mem := startMemSampler(MemInterval)
+	defer mem.stop()
 	if job.Role == sample.RoleBoth {
-		s, err := RunCell(ctx, eng, job.Cell, CellOptions{IPCDir: job.IPCDir})
+		s, err := RunCell(ctx, eng, job.Cell, CellOptions{IPCDir: job.IPCDir, Profile: job.Profile})
+		series := mem.stop()
 		if err != nil {
 			err = fmt.Errorf("cell %s run %d: %w", job.Cell.ID(), job.Run, err)
 			lw.error(err)
 			return err
 		}
+		s.Sides[0].Memory, s.Sides[0].SeriesPeakRSSBytes = series, sample.PeakRSS(series)
 		s.Cell, s.Run, s.Status = job.Cell.ID(), job.Run, sample.StatusOK
 		if note != "" {
 			s.Notes = append(s.Notes, note)
@@ -75,7 +81,7 @@ func Work(ctx context.Context, in io.Reader, out io.Writer, lookup Lookup) error
 		}
 		return lw.write(line)
 	}
-	return serve(ctx, sc, lw, job, eng)
+	return serve(ctx, sc, lw, job, eng, mem)
 }
 
 func readJob(sc *bufio.Scanner) (Job, error) {
@@ -126,13 +132,14 @@ func jobEngine(job Job, lookup Lookup) (Engine, string, error) {
 }
 
 // serve runs one side of a run in this process under the side protocol.
-func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng Engine) error {
+func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng Engine, mem *memSampler) error {
 	sd, err := newSide(job.Role, eng, job.Cell, CellOptions{IPCDir: job.IPCDir})
 	if err != nil {
 		lw.error(err)
 		return err
 	}
 	l := newLocalSide(sd, true)
+	l.prof = &profiler{jp: job.Profile}
 	defer func() {
 		sd.close()
 		drain(l)
@@ -175,6 +182,8 @@ func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng 
 		case ev := <-l.evc:
 			if ev.kind == evReport {
 				ev.side.Engine = sd.eng.Name()
+				ev.side.Memory = mem.stop()
+				ev.side.SeriesPeakRSSBytes = sample.PeakRSS(ev.side.Memory)
 			}
 			line, err := ev.line()
 			if err == nil {

@@ -48,6 +48,8 @@ type CellOptions struct {
 	// MarkerGrace is how long a lossy link keeps repeating before the run
 	// fails with ErrMarkerNotSeen; 0 means 10 s.
 	MarkerGrace time.Duration
+	// Profile names the profiles to write of the measured phases, if any.
+	Profile *JobProfile
 }
 
 func (o CellOptions) withDefaults() CellOptions {

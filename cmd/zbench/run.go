@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type runOptions struct {
 	Out       string   // results root directory
 	CPUs      string   // --cpus list as given; "" = inherited mask
 	Engines   []string // --engine values; narrow the engine axis
+	ProfCPU   bool     // --profile-cpu
+	ProfMem   bool     // --profile-mem
 
 	scenario *matrix.Scenario // resolved, filtered, runs applied
 	cpus     runner.CPUSpec   // parsed CPUs; zero when not pinned
@@ -92,6 +95,8 @@ as well. The mask is recorded with every run.`,
 	fl := cmd.Flags()
 	opts.addMatrixFlags(fl, "scenario file", "runs of every cell, overriding the profile's (>= 1)")
 	fl.StringVar(&opts.Out, "out", report.DefaultRoot, "directory the results directory is made in")
+	fl.BoolVar(&opts.ProfCPU, "profile-cpu", false, "write a pprof CPU profile of the measured phases of every run and side (under profiles/ in the results directory); profiled figures are marked as such")
+	fl.BoolVar(&opts.ProfMem, "profile-mem", false, "write a pprof heap profile (allocations) of the measured phases of every run and side")
 	return cmd
 }
 
@@ -178,6 +183,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 		Filter:       append(append([]string{}, o.Filters...), engineTerms(o.Engines)...),
 		CPUs:         o.CPUs,
 	}
+	prof, err := o.profiling()
+	if err != nil {
+		return failed(err)
+	}
 	res, err := runner.Run(ctx, cells, runner.Options{
 		Runs:       sc.Runs,
 		Executable: o.executable,
@@ -186,9 +195,13 @@ func runRun(ctx context.Context, o *runOptions) error {
 		Lookup:     engines.Lookup,
 		CPUs:       o.cpus,
 		Progress:   runner.NewProgress(o.stderr),
+		Profile:    prof,
 	})
 	if err != nil {
 		return failed(err)
+	}
+	if prof.Enabled() {
+		inv.Profiled = prof.Kinds()
 	}
 	inv.End = time.Now().UTC()
 	inv.Affinity = res.Affinity
@@ -196,7 +209,19 @@ func runRun(ctx context.Context, o *runOptions) error {
 		inv.MarkIncomplete("interrupted")
 	}
 	result := report.NewResult(inv, report.CollectEnv(), sc, cells, res.Samples)
+	if prof.Enabled() {
+		var perr error
+		result.Profiles, perr = report.SummarizeProfiles(prof.Dir, result, runner.ProfileCellName)
+		if perr != nil {
+			fmt.Fprintf(o.stderr, "warning: %v\n", perr)
+		}
+	}
 	dir, err := report.WriteDir(o.Out, result)
+	if err == nil && prof.Enabled() {
+		if rerr := os.Rename(prof.Dir, filepath.Join(dir, report.ProfilesDir)); rerr != nil {
+			err = fmt.Errorf("moving the profiles from %s: %w", prof.Dir, rerr)
+		}
+	}
 	if err != nil {
 		if dir != "" {
 			return failed(fmt.Errorf("writing results to %s: %w", dir, err))
@@ -225,4 +250,20 @@ func engineTerms(names []string) []string {
 		terms = append(terms, matrix.AxisEngine+"="+strings.TrimSpace(n))
 	}
 	return terms
+}
+
+// profiling prepares where the workers write their profiles: a staging
+// directory under --out, moved into the results directory once it exists.
+func (o *runOptions) profiling() (runner.Profiling, error) {
+	if !o.ProfCPU && !o.ProfMem {
+		return runner.Profiling{}, nil
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return runner.Profiling{}, fmt.Errorf("--out: %w", err)
+	}
+	dir, err := os.MkdirTemp(o.Out, ".profiles-*")
+	if err != nil {
+		return runner.Profiling{}, fmt.Errorf("--out: %w", err)
+	}
+	return runner.Profiling{Dir: dir, CPU: o.ProfCPU, Mem: o.ProfMem}, nil
 }

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
+
 	"zbench/matrix"
+	"zbench/runner"
 	"zbench/runner/sample"
 )
 
@@ -290,5 +294,58 @@ func TestRunResolvesFlags(t *testing.T) {
 	}
 	if got.cpus.String() != "0" {
 		t.Errorf("cpus %v", got.cpus)
+	}
+}
+
+// --profile-cpu on a 3-run cell: every run of both sides leaves a CPU
+// profile that the pprof parser loads and that shows the engine at work,
+// and the Markdown lists the median run's top functions.
+func TestRunProfileCPU(t *testing.T) {
+	scen := writeFile(t, "s.yaml", `default_profile: p
+defaults: {runs: 3, warmup_messages: 100, throughput_duration: 300ms, latency_round_trips: 300, timeout: 20s}
+profiles:
+  p:
+    protocol: [tcp]
+    size: [32]
+`)
+	out := filepath.Join(t.TempDir(), "results")
+	code, stdout, stderr := runWithTestWorkers(t, context.Background(), "--scenarios", scen, "--out", out, "--profile-cpu")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	dir, _ := readResults(t, out)
+	cellDir := filepath.Join(dir, "profiles", runner.ProfileCellName("engine=zbench/pattern=pair/protocol=tcp/size=32/out_batch_size=8192/write_batching=true/sockets=1"))
+	for run := 1; run <= 3; run++ {
+		for _, side := range []string{sample.RoleSender, sample.RoleReceiver} {
+			path := filepath.Join(cellDir, fmt.Sprintf("run-%d-%s.cpu.pprof", run, side))
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := profile.Parse(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			engine := false
+			for _, fn := range p.Function {
+				engine = engine || strings.HasPrefix(fn.Name, "zbench/engine.")
+			}
+			if !engine || len(p.Sample) == 0 {
+				t.Errorf("%s: %d samples, engine functions %v", path, len(p.Sample), engine)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "BENCHMARK_RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**Profiled runs** (cpu)", "## Profiles", "| flat % | function (flat) | cum % | function (cum) |", "go tool pprof -http=: profiles/"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	if matches, _ := filepath.Glob(filepath.Join(out, ".profiles-*")); len(matches) != 0 {
+		t.Errorf("staging directories left behind: %v", matches)
 	}
 }

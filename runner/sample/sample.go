@@ -181,6 +181,28 @@ type Side struct {
 	// each phase (getrusage and the Go runtime at the phase's boundaries).
 	Throughput Usage `json:"throughput"`
 	Latency    Usage `json:"latency"`
+	// Memory is the worker's resident set and Go heap over its life,
+	// sampled every 10 ms (thinned to at most 512 points, each keeping the
+	// largest values it stands for); SeriesPeakRSSBytes is its largest RSS.
+	Memory             []MemPoint `json:"memory,omitempty"`
+	SeriesPeakRSSBytes int64      `json:"series_peak_rss_bytes,omitempty"`
+}
+
+// MemPoint is one sample of a worker's memory. TimeNs is the host's
+// monotonic clock, shared by the workers of a run.
+type MemPoint struct {
+	TimeNs    int64 `json:"t_ns"`
+	RSSBytes  int64 `json:"rss"`
+	HeapBytes int64 `json:"heap,omitempty"` // Go heap objects; 0 for a C side
+}
+
+// PeakRSS is the largest RSS of a series.
+func PeakRSS(pts []MemPoint) int64 {
+	var m int64
+	for _, p := range pts {
+		m = max(m, p.RSSBytes)
+	}
+	return m
 }
 
 // Usage is a worker's own consumption over one phase.
