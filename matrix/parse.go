@@ -22,6 +22,10 @@ const (
 	keyDefaultProfile     = "default_profile"
 	keyDefaults           = "defaults"
 	keyProfiles           = "profiles"
+	keyHosts              = "hosts"
+	keyHostSender         = "sender"
+	keyHostReceiver       = "receiver"
+	keyDataAddress        = "data_address"
 	keyDescription        = "description"
 	keyRuns               = "runs"
 	keyWarmup             = "warmup_messages"
@@ -41,7 +45,8 @@ const (
 )
 
 var (
-	topKeys      = []string{keyDefaultProfile, keyDefaults, keyProfiles}
+	topKeys      = []string{keyDefaultProfile, keyDefaults, keyHosts, keyProfiles}
+	hostKeys     = []string{keyHostSender, keyHostReceiver, keyDataAddress}
 	workloadKeys = []string{keyRuns, keyWarmup, keyThroughputMessages, keyThroughputDuration, keyLatency, keyTimeout}
 	profileKeys  = slices.Concat([]string{keyDescription}, Axes, workloadKeys)
 	profileName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -163,6 +168,8 @@ func (p *parser) top(root *yaml.Node, f *File) {
 			defaults = p.workloadMapping(kv.val, keyDefaults)
 		case keyProfiles:
 			profiles = &pairs[i]
+		case keyHosts:
+			p.hosts(kv.val, f)
 		}
 	}
 	if profiles == nil {
@@ -183,6 +190,34 @@ func (p *parser) top(root *yaml.Node, f *File) {
 		return
 	}
 	f.DefaultProfile = name
+}
+
+// hosts validates the hosts mapping: where each side runs ("local" or an
+// SSH destination) and the receiver's data address.
+func (p *parser) hosts(n *yaml.Node, f *File) {
+	pairs, ok := p.mapping(n, keyHosts, hostKeys)
+	if !ok {
+		return
+	}
+	const allowed = "local, or an SSH destination user@host[:port]"
+	for _, kv := range pairs {
+		v, ok := p.str(kv.val, keyHosts+"."+kv.key.Value, allowed)
+		if !ok {
+			continue
+		}
+		if v == "" || strings.ContainsAny(v, " \t'\"`$;|&<>") {
+			p.add(kv.val, ErrBadValue, allowed, "%s.%s %q is not a host", keyHosts, kv.key.Value, v)
+			continue
+		}
+		switch kv.key.Value {
+		case keyHostSender:
+			f.Hosts.Sender = v
+		case keyHostReceiver:
+			f.Hosts.Receiver = v
+		case keyDataAddress:
+			f.Hosts.DataAddress = v
+		}
+	}
 }
 
 // profiles validates the profiles mapping, appends the valid profiles to

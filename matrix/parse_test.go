@@ -33,7 +33,7 @@ func TestLoadBadFiles(t *testing.T) {
 			{2, 0, ErrSyntax, "invalid YAML: found character that cannot start any token"},
 		}},
 		{"empty.yaml", []wantErr{
-			{0, 0, ErrMissingKey, "the file is empty; allowed: default_profile, defaults, profiles"},
+			{0, 0, ErrMissingKey, "the file is empty; allowed: default_profile, defaults, hosts, profiles"},
 		}},
 		{"two_docs.yaml", []wantErr{
 			{3, 1, ErrSyntax, "a second YAML document"},
@@ -45,7 +45,7 @@ func TestLoadBadFiles(t *testing.T) {
 			{1, 11, ErrMissingKey, "profiles defines no profile"},
 		}},
 		{"unknown_keys.yaml", []wantErr{
-			{2, 1, ErrUnknownKey, `unknown key "default" in the scenario file; allowed: default_profile, defaults, profiles`},
+			{2, 1, ErrUnknownKey, `unknown key "default" in the scenario file; allowed: default_profile, defaults, hosts, profiles`},
 			{5, 3, ErrUnknownKey, `unknown key "warmup" in defaults; allowed: runs, warmup_messages, throughput_messages, throughput_duration, latency_round_trips, timeout`},
 			{12, 5, ErrUnknownKey, `unknown key "protocols" in profile "quick"; ` + allowedKeys},
 			{15, 5, ErrUnknownKey, `unknown key "<<" in profile "quick"`},
@@ -325,6 +325,32 @@ func TestRealScenarios(t *testing.T) {
 			if err := c.Validate(); err != nil {
 				t.Errorf("profile %s cell %s: %v", name, c.ID(), err)
 			}
+		}
+	}
+}
+
+func TestHostsBlock(t *testing.T) {
+	f, err := Parse("h.yaml", []byte(`hosts:
+  sender: local
+  receiver: bench@10.0.0.2:2222
+  data_address: 10.0.0.2
+profiles:
+  p: {protocol: [tcp], size: [32], runs: 1, warmup_messages: 1, throughput_duration: 100ms, latency_round_trips: 1, timeout: 5s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Hosts{Sender: "local", Receiver: "bench@10.0.0.2:2222", DataAddress: "10.0.0.2"}); f.Hosts != want {
+		t.Errorf("hosts %+v, want %+v", f.Hosts, want)
+	}
+	_, err = Parse("h.yaml", []byte(`hosts: {sender: "a b", colour: red}
+profiles:
+  p: {protocol: [tcp], size: [32], runs: 1, warmup_messages: 1, throughput_duration: 100ms, latency_round_trips: 1, timeout: 5s}
+`))
+	for _, want := range []string{`h.yaml:1:17: hosts.sender "a b" is not a host; allowed: local, or an SSH destination`,
+		`unknown key "colour" in hosts; allowed: sender, receiver, data_address`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
 		}
 	}
 }

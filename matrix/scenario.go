@@ -13,8 +13,20 @@ type File struct {
 	Path           string // the path or name the file was read from, as given
 	SHA256         string // hex SHA-256 of the file's bytes
 	DefaultProfile string // the profile used when none is named; may be empty
+	// Hosts places the sides (the hosts: block); --hosts and
+	// --data-address override it.
+	Hosts Hosts
 
 	profiles []profile // in file order
+}
+
+// Hosts is the hosts: block of a scenario file: where the sender and the
+// receiver run ("local", "" or an SSH destination user@host[:port]) and the
+// address the receiver binds its data sockets on.
+type Hosts struct {
+	Sender      string `json:"sender,omitempty"`
+	Receiver    string `json:"receiver,omitempty"`
+	DataAddress string `json:"data_address,omitempty"`
 }
 
 // profile is one validated profile, with the defaults merged in.

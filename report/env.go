@@ -57,6 +57,8 @@ type Env struct {
 	// Dirty reports uncommitted changes in the tree that was built or run.
 	Dirty        bool   `json:"dirty"`
 	CommitSource string `json:"commit_source"`
+	// NICs are the network interfaces: speed, MTU, addresses.
+	NICs []host.NIC `json:"nics,omitempty"`
 }
 
 // ShortCommit is the commit abbreviated to 7 characters, or "unknown".
@@ -95,6 +97,7 @@ type probe struct {
 	cpuModel   func() (string, error)
 	cores      func() (int, error)
 	memTotal   func() (uint64, error)
+	nics       func() ([]host.NIC, error)
 	sysCPURoot string // /sys/devices/system/cpu
 }
 
@@ -110,6 +113,7 @@ func systemProbe() probe {
 		cpuModel:   host.CPUModel,
 		cores:      host.LogicalCores,
 		memTotal:   host.MemTotal,
+		nics:       func() ([]host.NIC, error) { return host.NICs("") },
 		sysCPURoot: host.SysCPURoot,
 	}
 }
@@ -151,6 +155,9 @@ func (p probe) env() Env {
 		e.Affinity = Unknown
 	}
 	e.Governor = p.governor(cpus)
+	if p.nics != nil {
+		e.NICs, _ = p.nics()
+	}
 	e.Commit, e.Dirty, e.CommitSource = p.commit()
 	return e
 }
@@ -271,6 +278,7 @@ func WriteEnv(w io.Writer, e Env) error {
 		{"commit", e.Commit},
 		{"dirty", strconv.FormatBool(e.Dirty)},
 		{"commit source", e.CommitSource},
+		{"network", nicsText(e.NICs)},
 	}
 	width := 0
 	for _, r := range rows {

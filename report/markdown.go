@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"zbench/host"
 	"zbench/matrix"
 	"zbench/runner/sample"
 )
@@ -109,6 +110,7 @@ func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup, me
 		row("Memory", sig3(float64(e.MemTotalBytes)/(1<<30))+" GiB")
 	}
 	row("Host", e.Hostname)
+	writeHosts(bw, inv.Hosts)
 
 	bw.WriteString(legend)
 
@@ -632,4 +634,48 @@ func writeReferenceCheck(bw *bufio.Writer, cells []CellResult) {
 		fmt.Fprintf(bw, "| %s %s %s | %s | %s | %s | %s |\n", ch.Cell.Protocol, keyColumns(ch.Cell, ch.Cell.NotApplicable), ch.Metric,
 			cellFigure(ch.Cell, ch.Metric, false), cellFigure(&cells[j], ch.Metric, false), ch.Ratio, verdict)
 	}
+}
+
+// writeHosts says where each side ran, with its host's stamp, when the
+// sides were placed on other hosts.
+func writeHosts(bw *bufio.Writer, hosts []HostRecord) {
+	if len(hosts) == 0 {
+		return
+	}
+	bw.WriteString("\n### Hosts\n\nThe sides ran on different hosts: no clock is shared, so rates are timed on the receiver's clock " +
+		"(first receive to last) and one-way figures are n/a; round trips are timed on the sender's.\n\n")
+	bw.WriteString("| side | host | hostname | CPU | kernel | network |\n|---|---|---|---|---|---|\n")
+	for _, h := range hosts {
+		if h.Env == nil {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", h.Role, mdEscape(h.Host), Unknown, Unknown, Unknown, Unknown)
+			continue
+		}
+		e := h.Env
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n", h.Role, mdEscape(h.Host), mdEscape(e.Hostname), mdEscape(e.CPUModel),
+			mdEscape(e.Kernel), mdEscape(nicsText(e.NICs)))
+	}
+}
+
+// nicsText describes the interfaces that are up, loopback left out:
+// "eth0 10000 Mb/s MTU 1500 10.0.0.1/24".
+func nicsText(nics []host.NIC) string {
+	var parts []string
+	for _, n := range nics {
+		if !n.Up || n.Name == "lo" {
+			continue
+		}
+		p := n.Name
+		if n.SpeedMbps > 0 {
+			p += fmt.Sprintf(" %d Mb/s", n.SpeedMbps)
+		}
+		p += fmt.Sprintf(" MTU %d", n.MTU)
+		if len(n.Addrs) > 0 {
+			p += " " + strings.Join(n.Addrs, " ")
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return "none up"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -85,6 +85,17 @@ type Invocation struct {
 	// Profiled lists the profiles the workers wrote ("cpu", "mem"): such
 	// runs are slowed by profiling and are not comparable with others.
 	Profiled []string `json:"profiled,omitempty"`
+	// Hosts says where each side ran when a side ran on another host, with
+	// that host's environment stamp.
+	Hosts []HostRecord `json:"hosts,omitempty"`
+}
+
+// HostRecord is one side's host: "local" or an SSH destination, and its
+// environment stamp (CPU, kernel, NICs with speed and MTU).
+type HostRecord struct {
+	Role string `json:"role"`
+	Host string `json:"host"`
+	Env  *Env   `json:"env,omitempty"`
 }
 
 // MarkIncomplete flags the invocation as incomplete for the given reason

@@ -53,7 +53,9 @@ type event struct {
 // sideHandle is how the coordinator drives one side: in this process
 // (localSide) or in a worker process of its own (remoteSide).
 type sideHandle interface {
-	role() string
+	// label names the side in errors: "sender side", "receiver side on
+	// HOST".
+	label() string
 	do(cmd command)
 	events() <-chan event
 }
@@ -65,12 +67,15 @@ type sideHandle interface {
 // a side's "seen" is passed on to the other, and the next phase begins only
 // once both sides are done.
 type coordinator struct {
-	cell       matrix.Cell
-	tx, rx     sideHandle
-	onePhase   func(phase string) func() sample.Usage // processes 1: measures the one process per phase
-	reports    map[string][2]PhaseReport              // per phase: sender, receiver
-	sides      [2]sample.Side
-	firstEvent map[sideHandle][]event // events that arrived before they were awaited
+	cell     matrix.Cell
+	tx, rx   sideHandle
+	onePhase func(phase string) func() sample.Usage // processes 1: measures the one process per phase
+	reports  map[string][2]PhaseReport              // per phase: sender, receiver
+	sides    [2]sample.Side
+	// separateClocks: the sides run on different hosts, so no figure
+	// subtracts one side's clock reading from the other's.
+	separateClocks bool
+	firstEvent     map[sideHandle][]event // events that arrived before they were awaited
 }
 
 func (co *coordinator) other(h sideHandle) sideHandle {
@@ -94,7 +99,7 @@ func (co *coordinator) next(ctx context.Context) (sideHandle, event, error) {
 		h = co.rx
 	}
 	if ev.kind == evError {
-		return h, ev, fmt.Errorf("%s side: %w", h.role(), ev.err)
+		return h, ev, fmt.Errorf("%s: %w", h.label(), ev.err)
 	}
 	return h, ev, nil
 }
@@ -116,7 +121,7 @@ func (co *coordinator) await(ctx context.Context, want sideHandle, kind, phase s
 			co.record(h, ev)
 			done[h] = true
 		default:
-			return ev, fmt.Errorf("%s side: unexpected %q (%s) while waiting for %q", h.role(), ev.kind, ev.phase, kind)
+			return ev, fmt.Errorf("%s: unexpected %q (%s) while waiting for %q", h.label(), ev.kind, ev.phase, kind)
 		}
 	}
 }
@@ -156,7 +161,7 @@ func (co *coordinator) run(ctx context.Context) error {
 			return fmt.Errorf("finish: %w", err)
 		}
 		if ev.kind != evReport {
-			return fmt.Errorf("finish: %s side: unexpected %q", h.role(), ev.kind)
+			return fmt.Errorf("finish: %s: unexpected %q", h.label(), ev.kind)
 		}
 		if h == co.tx {
 			co.sides[0] = ev.side
@@ -175,7 +180,7 @@ func (co *coordinator) phase(ctx context.Context, ph string) error {
 	}
 	done := map[sideHandle]bool{}
 	var at int64
-	if ph == PhaseThroughput && co.cell.Rate > 0 {
+	if ph == PhaseThroughput && co.cell.Rate > 0 && !co.separateClocks {
 		at = Mono() + int64(scheduleLead)
 	}
 	co.rx.do(command{op: opBegin, phase: ph, at: at})
@@ -198,7 +203,7 @@ func (co *coordinator) phase(ctx context.Context, ph string) error {
 			co.record(h, ev)
 			done[h] = true
 		default:
-			return fmt.Errorf("%s side: unexpected %q (%s)", h.role(), ev.kind, ev.phase)
+			return fmt.Errorf("%s: unexpected %q (%s)", h.label(), ev.kind, ev.phase)
 		}
 	}
 	if measured != nil {
@@ -227,6 +232,10 @@ func (co *coordinator) assemble(s *sample.Sample) error {
 	} else {
 		t.Messages, t.Sent = tx.Received, tx.Sent
 		first, last, recvFirst = tx.FirstSend, tx.LastRecv, tx.FirstRecv
+	}
+	if co.separateClocks {
+		// No clock is read by both sides: time the rate on the receiver's.
+		first, t.Clock = recvFirst, "receiver"
 	}
 	t.Dropped = t.Sent - t.Messages
 	if !patternSpecs[c.Pattern].lossy && t.Dropped != 0 {
@@ -337,7 +346,7 @@ func newLocalSide(sd *side, measure bool) *localSide {
 	return l
 }
 
-func (l *localSide) role() string         { return l.sd.role }
+func (l *localSide) label() string        { return l.sd.role + " side" }
 func (l *localSide) events() <-chan event { return l.evc }
 func (l *localSide) emit(ev event)        { l.evc <- ev }
 func (l *localSide) fail(err error)       { l.emit(event{kind: evError, err: err}) }
@@ -434,6 +443,12 @@ func (l *localSide) describe() sample.Side {
 	}
 	if mask, err := host.Affinity(); err == nil {
 		s.Affinity = mask.String()
+	}
+	// The worker's own totals so far; the parent replaces them with the
+	// exited process's rusage when it is the worker's parent (not across
+	// SSH, where its child is the ssh client).
+	if u, err := host.SelfUsage(); err == nil {
+		s.UserCPUNs, s.SysCPUNs, s.PeakRSSBytes = int64(u.User), int64(u.Sys), u.PeakRSSBytes
 	}
 	return s
 }

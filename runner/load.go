@@ -25,6 +25,10 @@ const (
 // before the first message is due.
 const scheduleLead = 20 * time.Millisecond
 
+// errSeparateClocks is why a one-way figure is n/a when the sides run on
+// different hosts.
+const errSeparateClocks = "the sides run on different hosts, whose clocks are not one: a one-way time would subtract one host's clock from the other's"
+
 // loadNA says why a cell's open-loop latency cannot be measured, or "".
 func loadNA(size int) string {
 	if size < seqBytes {
@@ -81,6 +85,9 @@ func (sd *side) streamPaced(e *end, count int64, dur time.Duration, t0 int64, ma
 	var r PhaseReport
 	rate, size := sd.cell.Rate, sd.cell.Size
 	n := scheduleLen(rate, count, dur)
+	if t0 == 0 { // no schedule start from a clock this side shares
+		t0 = Mono() + int64(scheduleLead)
+	}
 	payload := make([]byte, size)
 	tx := e.streamTx
 	end := int64(0)

@@ -217,17 +217,22 @@ func specFor(pattern string) (patternSpec, error) {
 type endpoints struct {
 	protocol string
 	dir      string // ipc directory
+	addr     string // tcp and ws address; "" means 127.0.0.1
 	pid      int
 	n        int
 }
 
 // next returns the endpoint to bind, and the ipc file it creates ("" if none).
 func (e *endpoints) next() (endpoint, ipcPath string, err error) {
+	addr := e.addr
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
 	switch e.protocol {
 	case matrix.ProtocolTCP:
-		return "tcp://127.0.0.1:*", "", nil
+		return "tcp://" + addr + ":*", "", nil
 	case matrix.ProtocolWS:
-		return "ws://127.0.0.1:*/zbench", "", nil
+		return "ws://" + addr + ":*/zbench", "", nil
 	case matrix.ProtocolIPC:
 		e.n++
 		p := filepath.Join(e.dir, fmt.Sprintf("zbench-%d-%d.sock", e.pid, e.n))

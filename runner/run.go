@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -51,6 +52,11 @@ type Options struct {
 	Progress Progress
 	// Profile asks the workers for pprof profiles of the measured phases.
 	Profile Profiling
+	// Hosts places the sides on other machines, over SSH; the zero value
+	// runs everything here.
+	Hosts Hosts
+
+	remotes *remotes // prepared SSH destinations, per Run
 }
 
 // Result is what Run did.
@@ -66,6 +72,9 @@ type Result struct {
 	// Affinity is the CPU set the workers were pinned to (--cpus as
 	// written), or the mask they inherited ("" if unknown).
 	Affinity string
+	// HostEnvs are the environment stamps (`zbench env --json`) of the
+	// remote hosts the runs used, by SSH destination.
+	HostEnvs map[string]json.RawMessage
 }
 
 // Run executes runs × cells, interleaved so that drift spreads evenly across
@@ -80,8 +89,7 @@ type Result struct {
 // workers and returns what finished, marked Incomplete. Run's error is
 // reserved for options it cannot work with; individual runs fail inside the
 // Result.
-func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
-	var res Result
+func Run(ctx context.Context, cells []matrix.Cell, o Options) (res Result, err error) {
 	if o.Runs < 1 {
 		return res, fmt.Errorf("%w: runs %d, want >= 1", ErrBadOptions, o.Runs)
 	}
@@ -101,6 +109,7 @@ func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
 	if o.StderrLimit <= 0 {
 		o.StderrLimit = DefaultStderrLimit
 	}
+	o.remotes = &remotes{}
 	if !o.CPUs.IsZero() {
 		if err := o.CPUs.Check(); err != nil {
 			return res, fmt.Errorf("%w: %v", ErrBadOptions, err)
@@ -118,8 +127,14 @@ func Run(ctx context.Context, cells []matrix.Cell, o Options) (Result, error) {
 	verdicts := make([]verdict, len(cells))
 	for i, c := range cells {
 		eng, ok, reason := supports(o.Lookup, c)
+		if ok {
+			if why := o.Hosts.remoteUnsupported(eng, c); why != "" {
+				ok, reason = false, why
+			}
+		}
 		verdicts[i] = verdict{eng, ok, reason}
 	}
+	defer func() { res.HostEnvs = o.remotes.envs() }()
 
 	total := o.Runs * len(cells)
 	if o.Progress != nil {

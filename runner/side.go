@@ -124,7 +124,7 @@ func newSide(role string, eng Engine, c matrix.Cell, o CellOptions) (*side, erro
 // bind opens the receiving side of every pair and binds it; it returns
 // every endpoint, pair after pair.
 func (sd *side) bind() ([]string, error) {
-	eps := &endpoints{protocol: sd.cell.Protocol, dir: sd.opts.IPCDir, pid: os.Getpid()}
+	eps := &endpoints{protocol: sd.cell.Protocol, dir: sd.opts.IPCDir, addr: sd.opts.BindAddress, pid: os.Getpid()}
 	var all []string
 	for i := range sd.cell.Sockets {
 		e, bound, err := openReceiver(i+1, sd.eng, sd.cell, eps)
@@ -269,6 +269,9 @@ func (sd *side) phase(name string, at int64, peerSeen <-chan struct{}, seen func
 	case name == PhaseThroughput && sd.role == sample.RoleReceiver && sd.cell.Rate > 0:
 		r.Load = loadOf(sd.cell.Rate, hists)
 		r.Load.NA = loadNA(sd.cell.Size)
+		if sd.opts.SeparateClocks {
+			r.Load.NA = errSeparateClocks
+		}
 	}
 	return r, nil
 }
@@ -280,7 +283,7 @@ func (sd *side) histogramFor(phase string) bool {
 	case phase == PhaseLatency:
 		return sd.role == sample.RoleSender
 	case phase == PhaseThroughput && sd.cell.Rate > 0:
-		return sd.role == sample.RoleReceiver && loadNA(sd.cell.Size) == ""
+		return sd.role == sample.RoleReceiver && loadNA(sd.cell.Size) == "" && !sd.opts.SeparateClocks
 	}
 	return false
 }

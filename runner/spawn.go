@@ -28,6 +28,8 @@ const exitGrace = 2 * time.Second
 // protocol, its stderr is kept (head and tail), and its exit is watched.
 type proc struct {
 	name   string // "sender", "receiver" or "worker", for messages
+	label  string // "receiver side", "receiver side on HOST"
+	remote bool   // the worker runs on another host, behind an ssh client
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string   // stdout, line by line; closed at EOF
@@ -140,12 +142,15 @@ func (p *proc) exitStatus() string {
 	p.waitMu.Lock()
 	err := p.waitEr
 	p.waitMu.Unlock()
-	s := "exited with status 0"
+	s := "worker exited with status 0"
 	if err != nil {
 		s = err.Error()
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			s = "worker " + ee.ProcessState.String()
+			if p.remote && ee.ExitCode() == 255 {
+				s = "the ssh connection to the worker ended (ssh exit status 255: the remote worker was killed, or the host or link went away)"
+			}
 		}
 	}
 	if line := keyLine(p.stderr.String()); line != "" {
@@ -166,17 +171,16 @@ func (p *proc) usage() (host.Usage, bool) {
 // coordinator's handle on it.
 type remoteSide struct {
 	p   *proc
-	r   string
 	evc chan event
 }
 
-func newRemoteSide(role string, p *proc) *remoteSide {
-	r := &remoteSide{p: p, r: role, evc: make(chan event, 16)}
+func newRemoteSide(p *proc) *remoteSide {
+	r := &remoteSide{p: p, evc: make(chan event, 16)}
 	go r.read()
 	return r
 }
 
-func (r *remoteSide) role() string         { return r.r }
+func (r *remoteSide) label() string        { return r.p.label }
 func (r *remoteSide) events() <-chan event { return r.evc }
 func (r *remoteSide) do(c command)         { r.p.send(c.line()) }
 
@@ -211,7 +215,7 @@ func (r *remoteSide) read() {
 	case <-r.p.quit:
 		return
 	}
-	emit(event{kind: evError, err: fmt.Errorf("%w: %s", errSideFailed, r.p.exitStatus())})
+	emit(event{kind: evError, err: errors.New(r.p.exitStatus())})
 }
 
 // runOne runs one (cell, run) as its topology says and returns its sample,
@@ -233,7 +237,7 @@ func (o *Options) runOne(ctx context.Context, c matrix.Cell, run int, eng Engine
 		}
 	}()
 	spawn := func(role string) (*proc, error) {
-		p, err := o.startSide(c, run, role, eng)
+		p, err := o.startSide(rctx, c, run, role, eng)
 		if err == nil {
 			procs = append(procs, p)
 		}
@@ -252,7 +256,8 @@ func (o *Options) runOne(ctx context.Context, c matrix.Cell, run int, eng Engine
 		var rxp, txp *proc
 		if rxp, err = spawn(sample.RoleReceiver); err == nil {
 			if txp, err = spawn(sample.RoleSender); err == nil {
-				co = &coordinator{cell: c, rx: newRemoteSide(sample.RoleReceiver, rxp), tx: newRemoteSide(sample.RoleSender, txp)}
+				co = &coordinator{cell: c, rx: newRemoteSide(rxp), tx: newRemoteSide(txp),
+					separateClocks: !o.Hosts.SharedClock()}
 				err = co.run(rctx)
 			}
 		}
@@ -303,7 +308,7 @@ func (o *Options) runOne(ctx context.Context, c matrix.Cell, run int, eng Engine
 		if _, note := eng.Supports(c); note != "" {
 			s.Notes = append(s.Notes, note)
 		}
-		if first := co.reports[PhaseThroughput][0].FirstSend; first > mono0 {
+		if first := co.reports[PhaseThroughput][0].FirstSend; first > mono0 && o.Hosts.of(sample.RoleSender) == "" {
 			s.HarnessOverheadNs = first - mono0
 		}
 	}
@@ -312,12 +317,16 @@ func (o *Options) runOne(ctx context.Context, c matrix.Cell, run int, eng Engine
 }
 
 // startSide starts the worker of one side (or, for RoleBoth, of the whole
-// run) and hands it the job.
-func (o *Options) startSide(c matrix.Cell, run int, role string, eng Engine) (*proc, error) {
+// run) and hands it the job: here, or on the side's host over SSH.
+func (o *Options) startSide(ctx context.Context, c matrix.Cell, run int, role string, eng Engine) (*proc, error) {
 	cpus := o.CPUs.For(role)
 	name := role
 	if role == sample.RoleBoth {
 		name = "worker"
+	}
+	dest := o.Hosts.of(role)
+	if dest != "" {
+		name += " on " + dest
 	}
 	sideEng, err := sideEngine(eng, role)
 	if err != nil {
@@ -330,17 +339,37 @@ func (o *Options) startSide(c matrix.Cell, run int, role string, eng Engine) (*p
 		}
 		return startProc(name, path, args, o.Env, cpus, o.StderrLimit)
 	}
-	jp, err := o.Profile.jobProfile(c, run, role)
-	if err != nil {
-		return nil, fmt.Errorf("%s side: %w", role, err)
+	var jp *JobProfile
+	if dest == "" {
+		if jp, err = o.Profile.jobProfile(c, run, role); err != nil {
+			return nil, fmt.Errorf("%s side: %w", role, err)
+		}
 	}
-	job, err := json.Marshal(Job{Cell: c, Run: run, Role: role, IPCDir: o.IPCDir, Profile: jp})
+	job, err := json.Marshal(Job{Cell: c, Run: run, Role: role, IPCDir: o.IPCDir, Profile: jp,
+		BindAddress: o.Hosts.bindAddress(), SeparateClocks: !o.Hosts.SharedClock(), Host: o.Hosts.Name(role)})
 	if err != nil {
 		return nil, fmt.Errorf("encode job: %w", err)
 	}
-	p, err := startProc(name, o.Executable, o.WorkerArgs, o.Env, cpus, o.StderrLimit)
+	path, args := o.Executable, o.WorkerArgs
+	if dest != "" {
+		r := o.remotes.get(&o.Hosts, dest)
+		if err := r.prepare(ctx); err != nil {
+			return nil, fmt.Errorf("%s side on %s: %w", role, dest, err)
+		}
+		// The remote worker's stdin is the SSH channel: when this side
+		// goes (killed, interrupted), the channel closes and the worker,
+		// reading EOF, stops, so nothing is left running there.
+		path, args = "ssh", append(o.Hosts.sshArgs(dest), "--", "exec "+r.path+" worker")
+		cpus = nil // pinning applies to this host's workers
+	}
+	p, err := startProc(name, path, args, o.Env, cpus, o.StderrLimit)
 	if err != nil {
 		return nil, fmt.Errorf("%s side: %w", role, err)
+	}
+	p.remote = dest != ""
+	p.label = role + " side"
+	if p.remote {
+		p.label += " on " + dest
 	}
 	p.send(lineJob + " " + string(job))
 	return p, nil
@@ -383,8 +412,7 @@ func awaitSample(ctx context.Context, p *proc) (sample.Sample, error) {
 func (o *Options) addUsage(s *sample.Sample, procs []*proc) {
 	var r sample.Resources
 	for i, p := range procs {
-		u, ok := p.usage()
-		if !ok || i >= len(s.Sides) {
+		if i >= len(s.Sides) {
 			continue
 		}
 		sd := &s.Sides[i]
@@ -392,7 +420,11 @@ func (o *Options) addUsage(s *sample.Sample, procs []*proc) {
 		if len(procs) == 2 {
 			sd = &s.Sides[1-i]
 		}
-		sd.UserCPUNs, sd.SysCPUNs, sd.PeakRSSBytes = int64(u.User), int64(u.Sys), u.PeakRSSBytes
+		// A worker on another host reported its own totals; this host only
+		// saw the ssh client.
+		if u, ok := p.usage(); ok && !p.remote {
+			sd.UserCPUNs, sd.SysCPUNs, sd.PeakRSSBytes = int64(u.User), int64(u.Sys), u.PeakRSSBytes
+		}
 		r.UserCPUNs += sd.UserCPUNs
 		r.SysCPUNs += sd.SysCPUNs
 		r.PeakRSSBytes += sd.PeakRSSBytes

@@ -27,6 +27,14 @@ type Job struct {
 	IPCDir string `json:"ipc_dir,omitempty"`
 	// Profile names the profiles to write of the measured phases, if any.
 	Profile *JobProfile `json:"profile,omitempty"`
+	// BindAddress is where the receiver binds its data sockets; "" means
+	// 127.0.0.1.
+	BindAddress string `json:"bind_address,omitempty"`
+	// SeparateClocks is set when the sides run on different hosts: no
+	// figure may subtract one side's clock from the other's.
+	SeparateClocks bool `json:"separate_clocks,omitempty"`
+	// Host is the host the worker runs on, as the results name it.
+	Host string `json:"host,omitempty"`
 }
 
 // ErrBadJob is returned by Work for a job it cannot read or run.
@@ -133,7 +141,7 @@ func jobEngine(job Job, lookup Lookup) (Engine, string, error) {
 
 // serve runs one side of a run in this process under the side protocol.
 func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng Engine, mem *memSampler) error {
-	sd, err := newSide(job.Role, eng, job.Cell, CellOptions{IPCDir: job.IPCDir})
+	sd, err := newSide(job.Role, eng, job.Cell, CellOptions{IPCDir: job.IPCDir, BindAddress: job.BindAddress, SeparateClocks: job.SeparateClocks})
 	if err != nil {
 		lw.error(err)
 		return err
@@ -182,6 +190,7 @@ func serve(ctx context.Context, sc *bufio.Scanner, lw *lineWriter, job Job, eng 
 		case ev := <-l.evc:
 			if ev.kind == evReport {
 				ev.side.Engine = sd.eng.Name()
+				ev.side.Host = job.Host
 				ev.side.Memory = mem.stop()
 				ev.side.SeriesPeakRSSBytes = sample.PeakRSS(ev.side.Memory)
 			}

@@ -50,6 +50,10 @@ type CellOptions struct {
 	MarkerGrace time.Duration
 	// Profile names the profiles to write of the measured phases, if any.
 	Profile *JobProfile
+	// BindAddress is where the receiver binds; "" means 127.0.0.1.
+	BindAddress string
+	// SeparateClocks: the other side runs on another host.
+	SeparateClocks bool
 }
 
 func (o CellOptions) withDefaults() CellOptions {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"zbench/host"
 	"zbench/report"
 )
 
@@ -16,6 +18,9 @@ func testEnv() report.Env {
 		Kernel: "Linux 6.8.0", CPUModel: "AMD EPYC 7B13", LogicalCores: 2, Affinity: "0-1,4", Governor: "none",
 		GoVersion: "go1.26.8", GOMAXPROCS: 2, MemTotalBytes: 8 << 30, Version: "v0.1.0",
 		Commit: "0123456789abcdef0123456789abcdef01234567", Dirty: true, CommitSource: report.CommitFromGit,
+		NICs: []host.NIC{{Name: "lo", MTU: 65536, Up: true, Addrs: []string{"127.0.0.1/8"}},
+			{Name: "eth0", SpeedMbps: 10000, MTU: 1500, Up: true, Addrs: []string{"10.0.0.1/24"}},
+			{Name: "eth1", MTU: 1500}},
 	}
 }
 
@@ -54,6 +59,7 @@ zbench version: v0.1.0
 commit:         0123456789abcdef0123456789abcdef01234567
 dirty:          true
 commit source:  git
+network:        eth0 10000 Mb/s MTU 1500 10.0.0.1/24
 `
 	if out != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
@@ -69,7 +75,7 @@ func TestEnvJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if got != testEnv() {
+	if !reflect.DeepEqual(got, testEnv()) {
 		t.Errorf("got %+v, want %+v", got, testEnv())
 	}
 	if !strings.Contains(out, `"affinity": "0-1,4"`) || !strings.Contains(out, `"zbench_version": "v0.1.0"`) {

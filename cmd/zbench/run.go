@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"zbench/report"
 	"zbench/runner"
 	"zbench/runner/engines"
+	"zbench/runner/sample"
 )
 
 // runOptions holds what `zbench run` was asked to do, and what the command
@@ -30,9 +33,14 @@ type runOptions struct {
 	Engines   []string // --engine values; narrow the engine axis
 	ProfCPU   bool     // --profile-cpu
 	ProfMem   bool     // --profile-mem
+	Hosts     string   // --hosts sender=HOST,receiver=HOST
+	DataAddr  string   // --data-address receiver=ADDR
+	SSHConfig string   // --ssh-config FILE
+	RemoteDir string   // --remote-dir DIR
 
 	scenario *matrix.Scenario // resolved, filtered, runs applied
 	cpus     runner.CPUSpec   // parsed CPUs; zero when not pinned
+	hosts    runner.Hosts     // where the sides run: the file's hosts: block, then the flags
 	command  []string         // the command line, for the results
 
 	// executable, workerArgs and workerEnv override how workers are
@@ -97,6 +105,10 @@ as well. The mask is recorded with every run.`,
 	fl.StringVar(&opts.Out, "out", report.DefaultRoot, "directory the results directory is made in")
 	fl.BoolVar(&opts.ProfCPU, "profile-cpu", false, "write a pprof CPU profile of the measured phases of every run and side (under profiles/ in the results directory); profiled figures are marked as such")
 	fl.BoolVar(&opts.ProfMem, "profile-mem", false, "write a pprof heap profile (allocations) of the measured phases of every run and side")
+	fl.StringVar(&opts.Hosts, "hosts", "", "where the sides run: sender=HOST,receiver=HOST, HOST being local or user@host[:port], reached with ssh (default: both local, or the scenario file's hosts: block)")
+	fl.StringVar(&opts.DataAddr, "data-address", "", "receiver=ADDRESS: the address the receiver binds its data sockets on (default 127.0.0.1)")
+	fl.StringVar(&opts.SSHConfig, "ssh-config", "", "an ssh_config file for ssh -F (default: ssh's own ~/.ssh/config)")
+	fl.StringVar(&opts.RemoteDir, "remote-dir", "", "where zbench is cached on remote hosts (default: $XDG_CACHE_HOME/zbench or ~/.cache/zbench there)")
 	return cmd
 }
 
@@ -145,6 +157,9 @@ func (o *runOptions) resolve(runsSet bool) error {
 
 	file, err := matrix.Load(o.Scenarios)
 	if err != nil {
+		return err
+	}
+	if err := o.resolveHosts(file.Hosts); err != nil {
 		return err
 	}
 	sc, err := file.Resolve(o.Profile)
@@ -196,6 +211,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		CPUs:       o.cpus,
 		Progress:   runner.NewProgress(o.stderr),
 		Profile:    prof,
+		Hosts:      o.hosts,
 	})
 	if err != nil {
 		return failed(err)
@@ -208,7 +224,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if res.Incomplete {
 		inv.MarkIncomplete("interrupted")
 	}
-	result := report.NewResult(inv, report.CollectEnv(), sc, cells, res.Samples)
+	env := report.CollectEnv()
+	inv.Hosts = hostRecords(o.hosts, env, res.HostEnvs)
+	result := report.NewResult(inv, env, sc, cells, res.Samples)
 	if prof.Enabled() {
 		var perr error
 		result.Profiles, perr = report.SummarizeProfiles(prof.Dir, result, runner.ProfileCellName)
@@ -266,4 +284,67 @@ func (o *runOptions) profiling() (runner.Profiling, error) {
 		return runner.Profiling{}, fmt.Errorf("--out: %w", err)
 	}
 	return runner.Profiling{Dir: dir, CPU: o.ProfCPU, Mem: o.ProfMem}, nil
+}
+
+// resolveHosts places the sides: the scenario file's hosts: block, then
+// --hosts and --data-address over it.
+func (o *runOptions) resolveHosts(file matrix.Hosts) error {
+	h := runner.Hosts{Sender: file.Sender, Receiver: file.Receiver, SSHConfig: o.SSHConfig, RemoteDir: o.RemoteDir}
+	if file.DataAddress != "" {
+		h.DataAddress = map[string]string{sample.RoleReceiver: file.DataAddress}
+	}
+	if o.Hosts != "" {
+		fh, err := runner.ParseHosts(o.Hosts)
+		if err != nil {
+			return fmt.Errorf("--hosts: %w", err)
+		}
+		if fh.Sender != "" {
+			h.Sender = fh.Sender
+		}
+		if fh.Receiver != "" {
+			h.Receiver = fh.Receiver
+		}
+	}
+	if o.DataAddr != "" {
+		da, err := runner.ParseDataAddress(o.DataAddr)
+		if err != nil {
+			return err
+		}
+		h.DataAddress = da
+	}
+	if o.SSHConfig != "" {
+		if _, err := os.Stat(o.SSHConfig); err != nil {
+			return fmt.Errorf("--ssh-config: %w", err)
+		}
+	}
+	if h.Remote() {
+		if _, err := exec.LookPath("ssh"); err != nil {
+			return fmt.Errorf("--hosts names a remote host, but there is no ssh client on PATH (Debian: apt-get install openssh-client)")
+		}
+	}
+	o.hosts = h
+	return nil
+}
+
+// hostRecords says where each side ran and what that host is: this
+// machine's stamp, or the remote's `zbench env --json`.
+func hostRecords(h runner.Hosts, local report.Env, remote map[string]json.RawMessage) []report.HostRecord {
+	if !h.Remote() {
+		return nil
+	}
+	var out []report.HostRecord
+	for _, role := range []string{sample.RoleSender, sample.RoleReceiver} {
+		rec := report.HostRecord{Role: role, Host: h.Name(role)}
+		if rec.Host == runner.HostLocal {
+			e := local
+			rec.Env = &e
+		} else if raw, ok := remote[rec.Host]; ok {
+			var e report.Env
+			if json.Unmarshal(raw, &e) == nil {
+				rec.Env = &e
+			}
+		}
+		out = append(out, rec)
+	}
+	return out
 }

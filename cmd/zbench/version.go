@@ -1,20 +1,36 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
 
 	"github.com/spf13/cobra"
 
+	"zbench/host"
 	"zbench/report"
 )
 
 // versionOptions holds what `zbench version` needs.
 type versionOptions struct {
+	JSON    bool
 	version string                             // report.Version
 	commit  func() (commit string, dirty bool) // report.DetectCommit; replaced in tests
 	stdout  io.Writer
+}
+
+// VersionInfo is what `zbench version --json` prints: enough to tell
+// whether another host runs the very same binary (BuildID, the SHA-256 of
+// the executable) and whether it could (OS, Arch).
+type VersionInfo struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+	Dirty   bool   `json:"dirty"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+	BuildID string `json:"build_id"`
 }
 
 func newVersionCmd() *cobra.Command { return newVersionCmdWith(runVersion) }
@@ -22,7 +38,7 @@ func newVersionCmd() *cobra.Command { return newVersionCmdWith(runVersion) }
 // newVersionCmdWith builds the command around runF, for tests.
 func newVersionCmdWith(runF func(*versionOptions) error) *cobra.Command {
 	opts := &versionOptions{version: report.Version, commit: report.DetectCommit}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print zbench's version, commit and Go version",
 		Long: `version prints the zbench version (set at build time with
@@ -40,11 +56,22 @@ when neither the build info nor git can tell), and the Go version.`,
 			return runF(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print version, commit, Go, OS/arch and the build ID (SHA-256 of the executable) as JSON")
+	return cmd
 }
 
 // runVersion prints three lines: version, commit, Go.
 func runVersion(opts *versionOptions) error {
 	commit, dirty := opts.commit()
+	if opts.JSON {
+		id, _ := host.ExecutableID()
+		err := json.NewEncoder(opts.stdout).Encode(VersionInfo{Version: opts.version, Commit: commit, Dirty: dirty,
+			Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, BuildID: id})
+		if err != nil {
+			return failed(fmt.Errorf("version: %w", err))
+		}
+		return nil
+	}
 	if dirty {
 		commit += " (dirty)"
 	}

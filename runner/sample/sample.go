@@ -97,6 +97,11 @@ type Throughput struct {
 	// Problem says why the phase measured no rate (too short to be more
 	// than a drain of socket buffers); MsgsPerSec and MBPerSec are then 0.
 	Problem string `json:"problem,omitempty"`
+	// Clock says how Seconds was timed when not from the sender's first
+	// send to the receiver's last receive: with the sides on different
+	// hosts there is no clock both read, and the rate is timed on the
+	// receiver's alone, first receive to last ("receiver").
+	Clock string `json:"clock,omitempty"`
 }
 
 // Latency is the request/echo phase: round-trip times of every socket pair,
@@ -165,7 +170,10 @@ type Resources struct {
 type Side struct {
 	Role   string `json:"role"`   // RoleSender, RoleReceiver or RoleBoth
 	Engine string `json:"engine"` // the engine this side's sockets ran on
-	PID    int    `json:"pid"`
+	// Host is where the worker ran: "local" or an SSH destination ("" in
+	// results that never placed sides elsewhere).
+	Host string `json:"host,omitempty"`
+	PID  int    `json:"pid"`
 	// GOMAXPROCS and Affinity are what the worker ran with, read inside it.
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	Affinity   string `json:"affinity"`
