@@ -263,6 +263,13 @@ func TestTwoHosts(t *testing.T) {
 	if left := th.remoteWorkers(); len(left) != 0 {
 		t.Errorf("remote workers left running: %v", left)
 	}
+	// The same matrix over loopback, both sides in the sender's namespace,
+	// for the figures beside the link's.
+	code, stdout, stderr = th.run(ctx, "run", "--scenarios", scen, "--out", filepath.Join(th.dir, "results-loopback"))
+	if code != 0 {
+		t.Fatalf("loopback: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("loopback, same matrix:\n%s", stdout)
 
 	// Kill the remote worker of run 1 mid-run.
 	out2 := filepath.Join(th.dir, "results-kill")

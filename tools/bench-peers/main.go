@@ -1,0 +1,476 @@
+// Command bench-peers measures the embedded engine across two processes
+// beside libzmq's own C programs and a bare Go baseline, the same minute, in
+// two pinnings: one core (both processes on CPU 0) and one per core
+// (receiver on CPU 0, sender on CPU 1). It prints every figure (medians of
+// -runs interleaved runs) and the ratios.
+//
+//	go run ./tools/bench-peers -runs 10       (make bench-peers)
+//
+// Throughput is a stream of COUNT messages, timed by the receiver from its
+// first message to its last, as libzmq's local_thr does, for all three:
+//   - raw Go: a length-prefixed stream through a bufio.Writer over the socket;
+//   - libzmq: tools/libzmq-thr's thr_send and thr_recv (PUSH -> PULL);
+//   - zbench: `zbench peer --role push` and `--role pull`.
+//
+// Round trip: raw Go ping-pong, libzmq's lat_ping and lat_echo (REQ/REP),
+// `zbench peer --role req` and `--role rep`: p50 of every round trip.
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "raw-") {
+		if err := raw(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-peers:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := orchestrate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-peers:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	runs      int
+	sizes     []int
+	protocols []string
+	zbench    string
+	libzmq    string // directory of thr_send, thr_recv, lat_echo, lat_ping
+	self      string
+	tmp       string
+}
+
+// pinning puts the receiver and the sender on CPU sets.
+type pinning struct{ name, receiver, sender string }
+
+var pinnings = []pinning{{"one core", "0", "0"}, {"one per core", "0", "1"}}
+
+// count is how many messages a throughput run streams at a size.
+func count(size int) int {
+	switch {
+	case size <= 64:
+		return 4_000_000
+	case size <= 2048:
+		return 1_000_000
+	}
+	return 150_000
+}
+
+const roundTrips = 20000
+
+func orchestrate() error {
+	var c config
+	var sizes, protocols string
+	flag.IntVar(&c.runs, "runs", 5, "interleaved runs per figure; medians are printed")
+	flag.StringVar(&sizes, "sizes", "32,1024,16384", "message sizes, bytes")
+	flag.StringVar(&protocols, "protocols", "tcp,ipc", "tcp and/or ipc")
+	flag.StringVar(&c.zbench, "zbench", "bin/zbench", "the zbench binary")
+	flag.StringVar(&c.libzmq, "libzmq", "bin/libzmq-thr", "directory of libzmq's C programs (make libzmq-reference builds them)")
+	flag.Parse()
+	for s := range strings.SplitSeq(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 8 {
+			return fmt.Errorf("-sizes %q: allowed: integers >= 8, comma-separated", sizes)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	for p := range strings.SplitSeq(protocols, ",") {
+		if p != "tcp" && p != "ipc" {
+			return fmt.Errorf("-protocols %q: allowed: tcp, ipc", protocols)
+		}
+		c.protocols = append(c.protocols, p)
+	}
+	for _, bin := range []string{c.zbench, filepath.Join(c.libzmq, "thr_recv"), filepath.Join(c.libzmq, "lat_ping")} {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("%s: %w (run `make build libzmq-reference` first)", bin, err)
+		}
+	}
+	var err error
+	if c.self, err = os.Executable(); err != nil {
+		return err
+	}
+	if c.tmp, err = os.MkdirTemp("", "bench-peers-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.tmp)
+
+	fmt.Printf("bench-peers: %d interleaved runs per figure, medians; throughput timed by the receiver, first message to last\n\n", c.runs)
+	type key struct {
+		pin, proto string
+		size       int
+	}
+	impls := []string{"raw Go", "libzmq", "zbench"}
+	thr := map[key]map[string][]float64{}
+	lat := map[key]map[string][]float64{}
+	for run := 1; run <= c.runs; run++ {
+		for _, pin := range pinnings {
+			for _, proto := range c.protocols {
+				for _, size := range c.sizes {
+					k := key{pin.name, proto, size}
+					if thr[k] == nil {
+						thr[k] = map[string][]float64{}
+					}
+					for _, impl := range rotate(impls, run) {
+						v, err := c.throughput(impl, pin, proto, size)
+						if err != nil {
+							return fmt.Errorf("%s %s %s %d B: %w", impl, pin.name, proto, size, err)
+						}
+						thr[k][impl] = append(thr[k][impl], v)
+					}
+				}
+				k := key{pin.name, proto, 32}
+				if lat[k] == nil {
+					lat[k] = map[string][]float64{}
+				}
+				for _, impl := range rotate(impls, run) {
+					v, err := c.roundTrip(impl, pin, proto, 32)
+					if err != nil {
+						return fmt.Errorf("%s round trip %s %s: %w", impl, pin.name, proto, err)
+					}
+					lat[k][impl] = append(lat[k][impl], v)
+				}
+			}
+		}
+		fmt.Fprintf(os.Stderr, "run %d of %d done\n", run, c.runs)
+	}
+
+	fmt.Println("| pinning | protocol | size | raw Go msg/s | libzmq msg/s | zbench msg/s | zbench / libzmq | zbench / raw Go |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+	for _, pin := range pinnings {
+		for _, proto := range c.protocols {
+			for _, size := range c.sizes {
+				m := thr[key{pin.name, proto, size}]
+				r, l, z := median(m["raw Go"]), median(m["libzmq"]), median(m["zbench"])
+				fmt.Printf("| %s | %s | %d B | %s | %s | %s | %.2f× | %.2f× |\n", pin.name, proto, size, si(r), si(l), si(z), z/l, z/r)
+			}
+		}
+	}
+	fmt.Println()
+	fmt.Println("| pinning | protocol | size | raw Go RTT p50 | libzmq RTT p50 | zbench RTT p50 | zbench / libzmq | zbench / raw Go |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+	for _, pin := range pinnings {
+		for _, proto := range c.protocols {
+			m := lat[key{pin.name, proto, 32}]
+			r, l, z := median(m["raw Go"]), median(m["libzmq"]), median(m["zbench"])
+			fmt.Printf("| %s | %s | 32 B | %.1f µs | %.1f µs | %.1f µs | %.2f× | %.2f× |\n", pin.name, proto, r, l, z, z/l, z/r)
+		}
+	}
+	return nil
+}
+
+// rotate changes which implementation goes first from run to run.
+func rotate(s []string, run int) []string {
+	k := run % len(s)
+	return append(slices.Clone(s[k:]), s[:k]...)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func si(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// endpoint is a fresh endpoint of the protocol: a free tcp port on
+// loopback, or a new ipc path.
+func (c *config) endpoint(proto string) (zmq, rawNet, rawAddr string, err error) {
+	if proto == "ipc" {
+		p := filepath.Join(c.tmp, fmt.Sprintf("s%d.sock", time.Now().UnixNano()))
+		return "ipc://" + p, "unix", p, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "tcp://" + addr, "tcp", addr, nil
+}
+
+// pairRun starts the receiving (or echoing) command pinned to recvCPU,
+// reads its first line when firstLine is set (a "bound ENDPOINT" or
+// "listening" the sending command may need), then runs the sending command
+// makeSend returns, pinned to sendCPU, and returns what each printed.
+func pairRun(recvCPU string, recv []string, firstLine bool, sendCPU string, makeSend func(first string) []string) (recvOut, sendOut string, err error) {
+	rc := exec.Command("taskset", append([]string{"-c", recvCPU}, recv...)...)
+	out, err := rc.StdoutPipe()
+	if err != nil {
+		return "", "", err
+	}
+	var rerr strings.Builder
+	rc.Stderr = &rerr
+	if err := rc.Start(); err != nil {
+		return "", "", err
+	}
+	kill := func() { _ = rc.Process.Kill(); _ = rc.Wait() }
+	br := bufio.NewReader(out)
+	first := ""
+	if firstLine {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			kill()
+			return "", "", fmt.Errorf("%s: %v: %s", recv[0], err, rerr.String())
+		}
+		first = strings.TrimSpace(line)
+	} else {
+		time.Sleep(200 * time.Millisecond) // it prints nothing before it binds: give it the time
+	}
+	send := makeSend(first)
+	if send == nil {
+		kill()
+		return "", "", fmt.Errorf("%s: unexpected first line %q", recv[0], first)
+	}
+	sc := exec.Command("taskset", append([]string{"-c", sendCPU}, send...)...)
+	var sout, serr strings.Builder
+	sc.Stdout, sc.Stderr = &sout, &serr
+	if err := sc.Run(); err != nil {
+		kill()
+		return "", "", fmt.Errorf("%s: %v: %s", send[0], err, serr.String())
+	}
+	rest, _ := io.ReadAll(br)
+	if err := rc.Wait(); err != nil {
+		return "", "", fmt.Errorf("%s: %v: %s", recv[0], err, rerr.String())
+	}
+	return string(rest), sout.String(), nil
+}
+
+// bound takes "bound ENDPOINT" apart; "" when the line is something else.
+func bound(line string) string {
+	f := strings.Fields(line)
+	if len(f) != 2 || f[0] != "bound" {
+		return ""
+	}
+	return f[1]
+}
+
+var (
+	reMsgs = regexp.MustCompile(`msg/s ([0-9.]+)`)
+	reP50  = regexp.MustCompile(`rtt p50 ([0-9.]+) us`)
+)
+
+// libzmqEndpoint is the endpoint libzmq's programs bind: any free tcp port.
+func libzmqEndpoint(ep, proto string) string {
+	if proto == "tcp" {
+		return "tcp://127.0.0.1:*"
+	}
+	return ep
+}
+
+func (c *config) throughput(impl string, pin pinning, proto string, size int) (float64, error) {
+	ep, rn, ra, err := c.endpoint(proto)
+	if err != nil {
+		return 0, err
+	}
+	n, sz := strconv.Itoa(count(size)), strconv.Itoa(size)
+	switch impl {
+	case "raw Go":
+		out, _, err := pairRun(pin.receiver, []string{c.self, "raw-recv", rn, ra, sz, n}, true, pin.sender,
+			func(string) []string { return []string{c.self, "raw-send", rn, ra, sz, n} })
+		if err != nil {
+			return 0, err
+		}
+		return parseFloat(reMsgs, out)
+	case "libzmq":
+		out, _, err := pairRun(pin.receiver, []string{filepath.Join(c.libzmq, "thr_recv"), libzmqEndpoint(ep, proto), sz, n}, true, pin.sender,
+			func(first string) []string {
+				if b := bound(first); b != "" {
+					return []string{filepath.Join(c.libzmq, "thr_send"), b, sz, n}
+				}
+				return nil
+			})
+		if err != nil {
+			return 0, err
+		}
+		return parseFloat(reMsgs, out)
+	}
+	out, _, err := pairRun(pin.receiver, []string{c.zbench, "peer", "--role", "pull", "--bind", ep, "--size", sz, "--count", n, "--json"}, false,
+		pin.sender, func(string) []string {
+			return []string{c.zbench, "peer", "--role", "push", "--connect", ep, "--size", sz, "--count", n}
+		})
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		MsgsPerSec float64 `json:"msgs_per_sec"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.MsgsPerSec <= 0 {
+		return 0, fmt.Errorf("zbench peer printed %q", out)
+	}
+	return r.MsgsPerSec, nil
+}
+
+func (c *config) roundTrip(impl string, pin pinning, proto string, size int) (float64, error) {
+	ep, rn, ra, err := c.endpoint(proto)
+	if err != nil {
+		return 0, err
+	}
+	n, sz := strconv.Itoa(roundTrips), strconv.Itoa(size)
+	switch impl {
+	case "raw Go":
+		_, out, err := pairRun(pin.receiver, []string{c.self, "raw-pong", rn, ra, sz, n}, true, pin.sender,
+			func(string) []string { return []string{c.self, "raw-ping", rn, ra, sz, n} })
+		if err != nil {
+			return 0, err
+		}
+		return parseFloat(reP50, out)
+	case "libzmq":
+		// lat_ping warms up with 10 round trips the echo answers too.
+		_, out, err := pairRun(pin.receiver, []string{filepath.Join(c.libzmq, "lat_echo"), libzmqEndpoint(ep, proto), sz,
+			strconv.Itoa(roundTrips + 10), "req-rep"}, true, pin.sender,
+			func(first string) []string {
+				if b := bound(first); b != "" {
+					return []string{filepath.Join(c.libzmq, "lat_ping"), b, sz, n, "req-rep"}
+				}
+				return nil
+			})
+		if err != nil {
+			return 0, err
+		}
+		return parseFloat(reP50, out)
+	}
+	_, out, err := pairRun(pin.receiver, []string{c.zbench, "peer", "--role", "rep", "--bind", ep, "--size", sz, "--count", n}, false,
+		pin.sender, func(string) []string {
+			return []string{c.zbench, "peer", "--role", "req", "--connect", ep, "--size", sz, "--count", n, "--json"}
+		})
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		P50 float64 `json:"rtt_p50_us"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.P50 <= 0 {
+		return 0, fmt.Errorf("zbench peer printed %q", out)
+	}
+	return r.P50, nil
+}
+
+func parseFloat(re *regexp.Regexp, out string) (float64, error) {
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no figure in %q", out)
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+// raw runs one side of the bare Go baseline: a length-prefixed stream or
+// ping-pong over a plain socket, buffered as an engine would.
+func raw(mode string, args []string) error {
+	if len(args) != 4 {
+		return errors.New("usage: raw-MODE NETWORK ADDRESS SIZE COUNT")
+	}
+	network, addr := args[0], args[1]
+	size, _ := strconv.Atoi(args[2])
+	n, _ := strconv.Atoi(args[3])
+	buf := make([]byte, 4+size)
+	binary.LittleEndian.PutUint32(buf, uint32(size))
+	switch mode {
+	case "raw-recv", "raw-pong":
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		fmt.Println("listening")
+		conn, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		r := bufio.NewReaderSize(conn, 64<<10)
+		if mode == "raw-recv" {
+			var start time.Time
+			for i := range n {
+				if _, err := io.ReadFull(r, buf); err != nil {
+					return err
+				}
+				if i == 0 {
+					start = time.Now()
+				}
+			}
+			d := time.Since(start).Seconds()
+			fmt.Printf("size %d B  messages %d  seconds %.6f  msg/s %.0f\n", size, n, d, float64(n)/d)
+			return nil
+		}
+		w := bufio.NewWriter(conn)
+		for range n {
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return err
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "raw-send", "raw-ping":
+		conn, err := net.Dial(network, addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		w := bufio.NewWriterSize(conn, 64<<10)
+		if mode == "raw-send" {
+			for range n {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+			}
+			return w.Flush()
+		}
+		r := bufio.NewReader(conn)
+		rtts := make([]float64, n)
+		for i := range n {
+			t0 := time.Now()
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return err
+			}
+			rtts[i] = float64(time.Since(t0).Nanoseconds()) / 1e3
+		}
+		fmt.Printf("round trips %d  rtt p50 %.3f us\n", n, median(rtts))
+		return nil
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
