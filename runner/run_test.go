@@ -375,8 +375,10 @@ func TestRunMemorySeries(t *testing.T) {
 	}
 	for _, sd := range s.Sides {
 		pts := sd.Memory
-		if len(pts) < 50 {
-			t.Fatalf("%s: %d memory points over a run of more than a second, want one per 10 ms", sd.Role, len(pts))
+		// One point per 10 ms; a loaded machine (or -race) delays ticks, so
+		// ask for a fifth of them.
+		if len(pts) < 20 {
+			t.Fatalf("%s: %d memory points over a run of more than a second, want about one per 10 ms", sd.Role, len(pts))
 		}
 		for i := 1; i < len(pts); i++ {
 			if pts[i].TimeNs <= pts[i-1].TimeNs {
