@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -53,8 +54,12 @@ func intendedAt(t0 int64, rate int, seq int64) int64 {
 
 // waitUntil returns at the monotonic time t (or at once if it passed).
 // Go's timers overshoot by up to a millisecond or two, so it sleeps only
-// until 1.5 ms before t, then yields the CPU (sched_yield, so that a process
-// pinned to the same core runs) until 50 µs before t, and spins the rest.
+// until 1.5 ms before t, then waits actively. While it does, it lets the
+// process's other goroutines run (runtime.Gosched: with GOMAXPROCS 1 the
+// engine's writer and reader goroutines share this thread's P, and a wait
+// that kept it would hold them off until the scheduler preempted it, ten
+// milliseconds later) and, until 50 µs before t, other processes too
+// (sched_yield: a receiver pinned to the same core).
 func waitUntil(t int64) {
 	const (
 		sleepFrom = int64(2 * time.Millisecond)
@@ -69,7 +74,10 @@ func waitUntil(t int64) {
 		case d > sleepFrom:
 			time.Sleep(time.Duration(d - sleepTo))
 		case d > spinFrom:
+			runtime.Gosched()
 			host.Yield()
+		default:
+			runtime.Gosched()
 		}
 	}
 }
