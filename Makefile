@@ -1,6 +1,7 @@
 # zbench — two commands on a fresh machine:
 #   make run    the default (quick) profile on the embedded engine
-#   make test   vet, race-enabled tests, and the libzmq interop suite when libzmq is installed
+#   make test   lint (gofmt, vet, staticcheck), race-enabled tests, and the libzmq interop suite
+#               when libzmq is installed
 
 GO      ?= go
 BIN     := bin/zbench
@@ -68,13 +69,17 @@ bench-compare:
 	@$(MAKE) --no-print-directory build
 	./$(BIN) ab --base '$(BASE)' $(if $(HEAD),--head '$(HEAD)') --tags '$(TAGS)' $(AB_FLAGS)
 
-## lint: gofmt and go vet (both with and without the libzmq tag)
+## lint: gofmt, go vet and staticcheck (with and without the libzmq tag); staticcheck is a
+## pinned version run with go run, so a fresh machine needs nothing but Go (and the network once)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 ifeq ($(HAVE_LIBZMQ),yes)
 	$(GO) vet -tags libzmq ./...
+	$(GO) run $(STATICCHECK) -tags libzmq ./...
 endif
 
 ## fuzz: a short run of every fuzz target

@@ -64,12 +64,11 @@ type sideHandle interface {
 // a side's "seen" is passed on to the other, and the next phase begins only
 // once both sides are done.
 type coordinator struct {
-	cell       matrix.Cell
-	tx, rx     sideHandle
-	onePhase   func(phase string) func() sample.Usage // processes 1: measures the one process per phase
-	reports    map[string][2]PhaseReport              // per phase: sender, receiver
-	sides      [2]sample.Side
-	firstEvent map[sideHandle][]event // events that arrived before they were awaited
+	cell     matrix.Cell
+	tx, rx   sideHandle
+	onePhase func(phase string) func() sample.Usage // processes 1: measures the one process per phase
+	reports  map[string][2]PhaseReport              // per phase: sender, receiver
+	sides    [2]sample.Side
 }
 
 func (co *coordinator) other(h sideHandle) sideHandle {
@@ -305,7 +304,6 @@ type localSide struct {
 	evc  chan event
 	mu   sync.Mutex
 	seen map[string]chan struct{} // per phase, closed by opPeerSeen
-	tel  sample.Telemetry         // at the phase's start
 	wg   sync.WaitGroup
 	// measure, if set, adds the process's own usage over each phase to its
 	// report (a worker process that runs one side).
