@@ -100,6 +100,11 @@ with status 2. --json prints the same figures as one JSON object.`,
 	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "fail after this long without a message, once the first arrived")
 	fl.DurationVar(&opts.Wait, "wait", time.Second, "pub: wait this long for subscribers before sending")
 	fl.BoolVar(&opts.JSON, "json", false, "print the figures as one JSON object")
+	setAllowed(fl, "size", "an integer >= 0 (bytes)")
+	setAllowed(fl, "count", "an integer >= 1")
+	setAllowed(fl, "out-batch-size", "an integer >= 1 (bytes)")
+	setAllowed(fl, "timeout", "a duration > 0 such as 500ms, 10s, 1m30s")
+	setAllowed(fl, "wait", "a duration >= 0 such as 500ms, 10s, 1m30s")
 	return cmd
 }
 

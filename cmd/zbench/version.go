@@ -12,8 +12,8 @@ import (
 
 // versionOptions holds what `zbench version` needs.
 type versionOptions struct {
-	version string                             // report.Version
-	commit  func() (commit string, dirty bool) // report.DetectCommit; replaced in tests
+	version string                    // report.Version
+	commit  func() report.CommitStamp // report.DetectCommit; replaced in tests
 	stdout  io.Writer
 }
 
@@ -27,8 +27,12 @@ func newVersionCmdWith(runF func(*versionOptions) error) *cobra.Command {
 		Short: "Print zbench's version, commit and Go version",
 		Long: `version prints the zbench version (set at build time with
 -ldflags "-X zbench/report.Version=..."; "dev" otherwise), the commit it was
-built from with "(dirty)" when the tree had uncommitted changes ("unknown"
-when neither the build info nor git can tell), and the Go version.`,
+built from with "(dirty)" when the tree had uncommitted changes, and the Go
+version. The commit is the binary's own: the Go toolchain's VCS stamp, or
+-ldflags "-X zbench/report.Commit=<hash>" (make build and make install set
+it). A binary that carries neither reads it from git in the current
+directory, if that is a zbench source tree, and says so; otherwise it is
+"unknown".`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.NoArgs(cmd, args); err != nil {
 				return badInput(err)
@@ -44,9 +48,13 @@ when neither the build info nor git can tell), and the Go version.`,
 
 // runVersion prints three lines: version, commit, Go.
 func runVersion(opts *versionOptions) error {
-	commit, dirty := opts.commit()
-	if dirty {
+	c := opts.commit()
+	commit := c.Commit
+	if c.Dirty {
 		commit += " (dirty)"
+	}
+	if c.Note != "" {
+		commit += "\n        (" + c.Note + ")"
 	}
 	_, err := fmt.Fprintf(opts.stdout, "zbench %s\ncommit: %s\ngo: %s %s/%s\n",
 		opts.version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
