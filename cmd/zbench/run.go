@@ -32,8 +32,10 @@ type runOptions struct {
 
 	scenario *matrix.Scenario // resolved, filtered, runs applied
 	builtin  bool             // the scenario came from the file built into zbench
-	cpus     runner.CPUSpec   // parsed CPUs; zero when not pinned
-	command  []string         // the command line, for the results
+	// profileCells is how many cells the profile has before any filter.
+	profileCells int
+	cpus         runner.CPUSpec // parsed CPUs; zero when not pinned
+	command      []string       // the command line, for the results
 
 	// executable, workerArgs and workerEnv override how workers are
 	// spawned (tests); zero values mean this binary's `worker` command.
@@ -159,6 +161,7 @@ func (o *runOptions) resolve(changed func(flag string) bool) error {
 	if err != nil {
 		return err
 	}
+	o.profileCells = sc.Axes.Count()
 	if sc, err = sc.Narrow(filter); err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if o.builtin {
 		noteBuiltin(o.stderr)
 	}
-	fmt.Fprintf(o.stderr, "zbench: %s\n", expandSummary(sc, len(cells), sc.Axes.Count()))
+	fmt.Fprintf(o.stderr, "zbench: %s\n", expandSummary(sc, len(cells), max(o.profileCells, len(cells))))
 	printWarnings(o.stderr, sc)
 	if c := report.DetectCommit(); c.Note != "" {
 		fmt.Fprintf(o.stderr, "zbench: note: %s\n", c.Note)

@@ -141,7 +141,7 @@ func TestRunEndToEnd(t *testing.T) {
 			progress++
 		}
 	}
-	if progress != 8 || !strings.HasPrefix(stderr, "zbench: 8 of 8 cells x 1 runs = 8 worker runs (profile tiny of "+scen) {
+	if progress != 8 || !strings.HasPrefix(stderr, "zbench: 8 of 12 cells x 1 runs = 8 worker runs (profile tiny of "+scen) {
 		t.Errorf("stderr has %d progress lines, want 8 after the count line:\n%s", progress, stderr)
 	}
 }
