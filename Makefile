@@ -1,11 +1,17 @@
 # zbench — two commands on a fresh machine:
 #   make run    the default (quick) profile on the embedded engine
-#   make test   vet, race-enabled tests, and the libzmq interop suite when libzmq is installed
+#   make test   lint (gofmt, vet, staticcheck), race-enabled tests, and the libzmq interop suite
+#               when libzmq is installed
+# and make install to put zbench on PATH.
 
 GO      ?= go
 BIN     := bin/zbench
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X zbench/report.Version=$(VERSION)
+# The commit goes into the binary, so that results name it wherever zbench runs
+# (the Go toolchain's own VCS stamp is off when GOFLAGS has -buildvcs=false).
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+DIRTY   := $(shell git status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
+LDFLAGS := -X zbench/report.Version=$(VERSION) -X zbench/report.Commit=$(COMMIT) -X zbench/report.Dirty=$(DIRTY)
 # The libzmq build tag needs cgo and Debian's libzmq3-dev (pkg-config finds it).
 HAVE_LIBZMQ := $(shell pkg-config --exists libzmq 2>/dev/null && echo yes)
 TAGS    := $(if $(HAVE_LIBZMQ),libzmq,)
@@ -14,12 +20,21 @@ RUN_FLAGS ?=
 BENCH     ?= .
 COUNT     ?= 5
 
-.PHONY: all build run test test-go test-libzmq bench lint fuzz run-engines libzmq-reference clean
+.PHONY: all build install run test test-go test-libzmq bench lint fuzz run-engines libzmq-reference clean
 
 all: build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
+
+## install: zbench into $(go env GOBIN), else $(go env GOPATH)/bin, with the scenario file built in
+## (it runs from any directory); says so when that directory is not on PATH
+INSTALL_DIR = $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+install:
+	$(GO) install -tags '$(TAGS)' -ldflags '$(LDFLAGS)' ./cmd/zbench
+	@echo "zbench installed as $(INSTALL_DIR)/zbench"
+	@case ":$$PATH:" in *":$(INSTALL_DIR):"*) ;; \
+	 *) echo "$(INSTALL_DIR) is not on PATH: add it, e.g. export PATH=\"\$$PATH:$(INSTALL_DIR)\"";; esac
 
 ## run: the quick profile of scenarios.yaml on the embedded engine; results in results/latest
 run: build
@@ -68,13 +83,17 @@ bench-compare:
 	@$(MAKE) --no-print-directory build
 	./$(BIN) ab --base '$(BASE)' $(if $(HEAD),--head '$(HEAD)') --tags '$(TAGS)' $(AB_FLAGS)
 
-## lint: gofmt and go vet (both with and without the libzmq tag)
+## lint: gofmt, go vet and staticcheck (with and without the libzmq tag); staticcheck is a
+## pinned version run with go run, so a fresh machine needs nothing but Go (and the network once)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 ifeq ($(HAVE_LIBZMQ),yes)
 	$(GO) vet -tags libzmq ./...
+	$(GO) run $(STATICCHECK) -tags libzmq ./...
 endif
 
 ## fuzz: a short run of every fuzz target

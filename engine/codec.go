@@ -75,9 +75,19 @@ func checkSignature(b []byte) error {
 		return protocolErrorf("greeting: octet 9 is %#02x, want its low bit set (ZMTP 1.0 peers are not supported)", b[9])
 	}
 	if len(b) > 10 && b[10] < zmtpMajor {
-		return protocolErrorf("greeting: peer speaks ZMTP %d.x; this engine needs 3.0 or later", b[10])
+		return protocolErrorf("greeting: peer speaks %s (version octet %#02x); this engine needs ZMTP/3.0 or later", zmtpRevision(b[10]), b[10])
 	}
 	return nil
+}
+
+// zmtpRevision names the protocol a greeting's version octet below 3 stands
+// for: ZMTP/2.0 (RFC 15) sends 0x01 after the signature; ZMTP/1.0 has no
+// version octet at all.
+func zmtpRevision(v byte) string {
+	if v == 1 {
+		return "ZMTP/2.0"
+	}
+	return "a ZMTP revision before 3.0"
 }
 
 // parseGreeting decodes a complete 64-octet greeting.

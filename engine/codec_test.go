@@ -439,6 +439,10 @@ func TestGreetingErrors(t *testing.T) {
 			}
 		}
 	}
+	// The version octet 0x01 is ZMTP/2.0's (RFC 15), not "ZMTP 1.x".
+	if err := checkSignature(patch(good, 10, 1)); err == nil || !strings.Contains(err.Error(), "peer speaks ZMTP/2.0 (version octet 0x01)") {
+		t.Errorf("checkSignature of a ZMTP/2.0 greeting = %v, want it named ZMTP/2.0", err)
+	}
 	if _, err := parseGreeting(good[:greetingSize-1]); !errors.Is(err, ErrProtocol) {
 		t.Errorf("parseGreeting of 63 octets = %v, want an error wrapping ErrProtocol", err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"zbench/transport"
 )
@@ -30,3 +31,29 @@ var (
 	// MaxMsgSize.
 	ErrMsgTooLarge = errors.New("engine: frame larger than MaxMsgSize")
 )
+
+// HandshakeError is a connection that failed before it could carry a
+// message: the peer broke or refused the handshake (a ZMTP version or
+// mechanism this engine does not speak, a socket type that cannot talk to
+// this one, a WebSocket upgrade without a ZWS subprotocol, a protocol
+// error), or went away during it. The socket logs it at debug level
+// (Options.Logger, attribute "err") and carries on: a connecting socket
+// redials, a listening one accepts the next connection.
+type HandshakeError struct {
+	Endpoint string // the socket's endpoint: the one bound (as resolved) or connected to
+	Peer     string // the peer's address as the transport gives it; "" when it has none
+	// Err is why: it wraps ErrProtocol for a protocol error, and
+	// transport.ErrUpgrade for a failed WebSocket upgrade.
+	Err error
+}
+
+func (e *HandshakeError) Error() string {
+	peer := e.Peer
+	if peer == "" {
+		peer = "a peer"
+	}
+	return fmt.Sprintf("engine: handshake with %s on %s failed: %v", peer, e.Endpoint, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *HandshakeError) Unwrap() error { return e.Err }

@@ -173,7 +173,7 @@ func (s *Socket) Bind(endpoint string) error {
 	if s.closed {
 		return ErrClosed
 	}
-	l, err := transport.Listen(ep)
+	l, err := transport.ListenConfig{Refused: s.handshakeFailed}.Listen(ep)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -293,9 +293,12 @@ func (s *Socket) dialLoop(ep transport.Endpoint, p *pipe) {
 	for {
 		tc, err := transport.Dial(ctx, ep)
 		ok := false
-		if err == nil {
+		switch {
+		case err == nil:
 			ok = s.runConn(tc, p)
-		} else {
+		case errors.Is(err, transport.ErrUpgrade):
+			s.handshakeFailed(ep.String(), net.JoinHostPort(ep.Host, ep.Port), err)
+		default:
 			s.log.Debug("dial failed", "endpoint", ep.String(), "err", err)
 		}
 		if ok {
@@ -334,7 +337,11 @@ func (s *Socket) runConn(tc *transport.Conn, p *pipe) bool {
 
 	md, buf, r, w, err := c.handshake()
 	if err != nil {
-		s.log.Debug("handshake failed", "endpoint", p.endpoint, "err", err)
+		var peer string
+		if a := tc.RemoteAddr(); a != nil {
+			peer = a.String()
+		}
+		s.handshakeFailed(p.endpoint, peer, err)
 		c.fail(err)
 		return false
 	}
@@ -351,6 +358,19 @@ func (s *Socket) runConn(tc *transport.Conn, p *pipe) bool {
 		s.log.Debug("connection closed", "endpoint", p.endpoint, "err", c.err)
 	}
 	return true
+}
+
+// handshakeFailed logs a connection that failed before it carried a
+// message, as a *HandshakeError; not once the socket is closing, when
+// handshakes fail because of it.
+func (s *Socket) handshakeFailed(endpoint, peer string, err error) {
+	select {
+	case <-s.closing:
+		return
+	default:
+	}
+	s.log.Debug("handshake failed", "endpoint", endpoint, "peer", peer,
+		"err", &HandshakeError{Endpoint: endpoint, Peer: peer, Err: err})
 }
 
 // attach makes a handshaken connection the pipe's live connection.

@@ -276,7 +276,7 @@ func (p *parser) profile(key, val *yaml.Node, defaults workloadSpec) (profile, b
 			p.add(key, ErrMissingKey, "a list of "+spec.allowed(), "%s has no %s axis", what, axis)
 		}
 	}
-	prof.runs, prof.workload = p.merge(key, what, own, defaults)
+	prof.runs, prof.workload = p.merge(own, defaults)
 	if len(p.errs) > before {
 		return profile{}, false
 	}
@@ -557,45 +557,39 @@ func (w *workloadSpec) checkThroughput(p *parser, what string) {
 	p.add(later, ErrBadValue, allowedThroughput, "%s sets both %s and %s", what, keyThroughputMessages, keyThroughputDuration)
 }
 
-// merge combines a profile's own workload settings with the defaults and
-// reports the settings neither gives.
-func (p *parser) merge(at *yaml.Node, what string, own, defaults workloadSpec) (int, Workload) {
-	missing := func(key, allowed string) {
-		p.add(at, ErrMissingKey, allowed, "%s sets no %s, and %s has none", what, key, keyDefaults)
-	}
-	var w Workload
-	runs := pick(own.runs, defaults.runs, keyRuns, allowedCount1, missing)
-	w.WarmupMessages = pick(own.warmup, defaults.warmup, keyWarmup, allowedCount0, missing)
-	w.LatencyRoundTrips = pick(own.latency, defaults.latency, keyLatency, allowedCount1, missing)
-	w.Timeout = pick(own.timeout, defaults.timeout, keyTimeout, allowedDuration, missing)
+// merge combines a profile's own workload settings with the file's defaults
+// and, for what neither gives, the built-in ones ([DefaultWorkload]), so that
+// a small file needs no defaults mapping.
+func (p *parser) merge(own, defaults workloadSpec) (int, Workload) {
+	w := DefaultWorkload()
+	runs := pick(own.runs, defaults.runs, DefaultRuns)
+	w.WarmupMessages = pick(own.warmup, defaults.warmup, w.WarmupMessages)
+	w.LatencyRoundTrips = pick(own.latency, defaults.latency, w.LatencyRoundTrips)
+	w.Timeout = pick(own.timeout, defaults.timeout, w.Timeout)
+	// The throughput keys go together: whoever sets either sets both.
 	src := own
 	if own.throughputMessages.key == nil && own.throughputDuration.key == nil {
 		src = defaults
 	}
 	switch {
 	case src.throughputMessages.key != nil:
-		w.ThroughputMessages = src.throughputMessages.val
+		w.ThroughputMessages, w.ThroughputDuration = src.throughputMessages.val, 0
 	case src.throughputDuration.key != nil:
-		w.ThroughputDuration = src.throughputDuration.val
-	default:
-		p.add(at, ErrMissingKey, allowedThroughput, "%s sets neither %s nor %s, and %s has neither",
-			what, keyThroughputMessages, keyThroughputDuration, keyDefaults)
+		w.ThroughputMessages, w.ThroughputDuration = 0, src.throughputDuration.val
 	}
 	return runs, w
 }
 
-// pick returns the profile's own setting, else the default, else reports it
-// missing.
-func pick[T any](own, def field[T], key, allowed string, missing func(key, allowed string)) T {
+// pick returns the profile's own setting, else the file's default, else
+// the built-in one.
+func pick[T any](own, def field[T], builtin T) T {
 	switch {
 	case own.key != nil:
 		return own.val
 	case def.key != nil:
 		return def.val
 	}
-	missing(key, allowed)
-	var zero T
-	return zero
+	return builtin
 }
 
 // deref follows aliases to the node they name.

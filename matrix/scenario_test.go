@@ -90,6 +90,35 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 }
 
+// A file without a defaults mapping gets the built-in workload, and a
+// profile's one mistake is its only problem (not buried under "sets no runs",
+// "sets no timeout", ...).
+func TestBuiltinWorkloadDefaults(t *testing.T) {
+	f, err := Parse("tiny.yaml", []byte("profiles:\n  p:\n    protocol: [tcp]\n    size: [32]\n    runs: 3\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	s := resolve(t, f, "p")
+	if s.Workload != DefaultWorkload() || s.Runs != 3 {
+		t.Errorf("workload %+v runs %d, want the built-in %+v and the profile's 3 runs", s.Workload, s.Runs, DefaultWorkload())
+	}
+	// A file's defaults replace the built-in throughput setting as a pair.
+	f, err = Parse("tiny.yaml", []byte("defaults:\n  throughput_messages: 500\nprofiles:\n  p:\n    protocol: [tcp]\n    size: [32]\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	s = resolve(t, f, "p")
+	if s.Workload.ThroughputMessages != 500 || s.Workload.ThroughputDuration != 0 || s.Runs != DefaultRuns {
+		t.Errorf("workload %+v runs %d, want throughput_messages 500 and no duration, %d runs", s.Workload, s.Runs, DefaultRuns)
+	}
+
+	_, err = Parse("tiny.yaml", []byte("profiles:\n  p:\n    protocol: [udp]\n    size: [32]\n"))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Error(), `tiny.yaml:3:16: unknown protocol "udp"; allowed: tcp, ipc, ws`) {
+		t.Errorf("Parse = %v, want exactly the one unknown protocol error", err)
+	}
+}
+
 func TestCellsOrder(t *testing.T) {
 	s := resolve(t, parseSmall(t), "small")
 	// Axes order, engine outermost and sockets innermost; values in file order.

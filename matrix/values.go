@@ -96,6 +96,27 @@ const (
 	DefaultRate          = 0 // as fast as possible
 )
 
+// Workload settings a profile gets when neither it nor the file's defaults
+// mapping sets them (the scenarios.yaml shipped with zbench says the same in
+// its defaults).
+const (
+	DefaultRuns               = 20
+	DefaultWarmupMessages     = 1000
+	DefaultThroughputDuration = Duration(150 * time.Millisecond)
+	DefaultLatencyRoundTrips  = 1000
+	DefaultTimeout            = Duration(30 * time.Second)
+)
+
+// DefaultWorkload returns the built-in workload settings.
+func DefaultWorkload() Workload {
+	return Workload{
+		WarmupMessages:     DefaultWarmupMessages,
+		ThroughputDuration: DefaultThroughputDuration,
+		LatencyRoundTrips:  DefaultLatencyRoundTrips,
+		Timeout:            DefaultTimeout,
+	}
+}
+
 // AxisValues holds the values of every axis of a profile, in the order they
 // are expanded. It is part of the resolved scenario stored in results.json.
 type AxisValues struct {

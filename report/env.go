@@ -22,6 +22,17 @@ import (
 // -ldflags "-X zbench/report.Version=v1.2.3". Unset, it is "dev".
 var Version = "dev"
 
+// Commit and Dirty are the commit zbench was built from and whether its
+// tree had uncommitted changes ("true" or "false"), set at build time with
+// -ldflags "-X zbench/report.Commit=<hash> -X zbench/report.Dirty=<bool>"
+// (make build and make install do). They count when the binary carries no
+// VCS stamp of the Go toolchain (a build with -buildvcs=false, or from a
+// tree outside git).
+var (
+	Commit = ""
+	Dirty  = ""
+)
+
 // Unknown is what the environment stamp says when a value could not be
 // found out. It is said, never guessed.
 const Unknown = "unknown"
@@ -29,8 +40,9 @@ const Unknown = "unknown"
 // Commit sources, recorded in Env.CommitSource.
 const (
 	CommitFromBuildInfo = "buildinfo" // the binary's embedded VCS stamp
-	CommitFromGit       = "git"       // git in the zbench source tree the command ran from
-	CommitFromNowhere   = "none"      // neither: Commit is "unknown"
+	CommitFromLdflags   = "ldflags"   // Commit, set at build time
+	CommitFromGit       = "git"       // the binary has none: git in the zbench source tree the command ran from
+	CommitFromNowhere   = "none"      // none of them: Commit is "unknown"
 )
 
 // Env is the environment stamp recorded with every result set: what machine,
@@ -57,6 +69,9 @@ type Env struct {
 	// Dirty reports uncommitted changes in the tree that was built or run.
 	Dirty        bool   `json:"dirty"`
 	CommitSource string `json:"commit_source"`
+	// CommitNote says why the commit may not be the binary's own: it was
+	// read from the working directory's git tree at run time, or nowhere.
+	CommitNote string `json:"commit_note,omitempty"`
 	// NICs are the network interfaces: speed, MTU, addresses.
 	NICs []host.NIC `json:"nics,omitempty"`
 }
@@ -89,6 +104,9 @@ func ShortCommit(commit string) string {
 type probe struct {
 	now        func() time.Time
 	buildInfo  func() (*debug.BuildInfo, bool)
+	ldCommit   string // Commit
+	ldDirty    string // Dirty
+	workDir    func() (string, error)
 	git        func(args ...string) (string, error) // runs git in the working directory
 	readFile   func(path string) ([]byte, error)
 	hostname   func() (string, error)
@@ -105,6 +123,9 @@ func systemProbe() probe {
 	return probe{
 		now:        time.Now,
 		buildInfo:  debug.ReadBuildInfo,
+		ldCommit:   Commit,
+		ldDirty:    Dirty,
+		workDir:    os.Getwd,
 		git:        runGit,
 		readFile:   os.ReadFile,
 		hostname:   os.Hostname,
@@ -122,13 +143,20 @@ func systemProbe() probe {
 // that cannot be found out is "unknown" (or 0), never guessed.
 func CollectEnv() Env { return systemProbe().env() }
 
-// DetectCommit returns the commit zbench was built from and whether its tree
-// was dirty: from the binary's build info when it carries a VCS stamp, else
-// from git when run inside a zbench source tree, else "unknown".
-func DetectCommit() (commit string, dirty bool) {
-	c, d, _ := systemProbe().commit()
-	return c, d
+// CommitStamp is the commit a zbench binary was built from, and where that
+// was found out.
+type CommitStamp struct {
+	Commit string // full hash, or "unknown"
+	Dirty  bool   // the tree had uncommitted changes
+	Source string // CommitFromBuildInfo, CommitFromLdflags, CommitFromGit or CommitFromNowhere
+	Note   string // for CommitFromGit and CommitFromNowhere: why, in words
 }
+
+// DetectCommit returns the commit zbench was built from: from the binary's
+// build info when it carries a VCS stamp, else from the commit set at build
+// time with -ldflags, else (and the note says so) from git when run inside a
+// zbench source tree, else "unknown".
+func DetectCommit() CommitStamp { return systemProbe().commit() }
 
 func (p probe) env() Env {
 	e := Env{
@@ -158,7 +186,8 @@ func (p probe) env() Env {
 	if p.nics != nil {
 		e.NICs, _ = p.nics()
 	}
-	e.Commit, e.Dirty, e.CommitSource = p.commit()
+	c := p.commit()
+	e.Commit, e.Dirty, e.CommitSource, e.CommitNote = c.Commit, c.Dirty, c.Source, c.Note
 	return e
 }
 
@@ -170,8 +199,11 @@ func orUnknown(s string, err error) string {
 	return s
 }
 
+// noStamp is the start of the note for a binary that carries no commit.
+const noStamp = "this zbench binary carries no commit (build it with make build or make install, or -ldflags \"-X zbench/report.Commit=...\")"
+
 // commit implements DetectCommit.
-func (p probe) commit() (commit string, dirty bool, source string) {
+func (p probe) commit() CommitStamp {
 	if bi, ok := p.buildInfo(); ok && bi != nil {
 		var rev string
 		var modified bool
@@ -184,13 +216,24 @@ func (p probe) commit() (commit string, dirty bool, source string) {
 			}
 		}
 		if rev != "" {
-			return rev, modified, CommitFromBuildInfo
+			return CommitStamp{Commit: rev, Dirty: modified, Source: CommitFromBuildInfo}
+		}
+	}
+	if isHex(p.ldCommit) {
+		return CommitStamp{Commit: p.ldCommit, Dirty: p.ldDirty == "true", Source: CommitFromLdflags}
+	}
+	dir := "the current directory"
+	if p.workDir != nil {
+		if d, err := p.workDir(); err == nil {
+			dir = d
 		}
 	}
 	if rev, dirty, ok := p.gitCommit(); ok {
-		return rev, dirty, CommitFromGit
+		return CommitStamp{Commit: rev, Dirty: dirty, Source: CommitFromGit,
+			Note: noStamp + "; the commit is that of the zbench git tree in " + dir + ", where it ran"}
 	}
-	return Unknown, false, CommitFromNowhere
+	return CommitStamp{Commit: Unknown, Source: CommitFromNowhere,
+		Note: noStamp + ", and " + dir + " is not in a zbench git tree: the commit is unknown"}
 }
 
 // gitCommit asks git, but only inside a zbench source tree: a commit of some
@@ -279,6 +322,9 @@ func WriteEnv(w io.Writer, e Env) error {
 		{"dirty", strconv.FormatBool(e.Dirty)},
 		{"commit source", e.CommitSource},
 		{"network", nicsText(e.NICs)},
+	}
+	if e.CommitNote != "" {
+		rows = append(rows, [2]string{"commit note", e.CommitNote})
 	}
 	width := 0
 	for _, r := range rows {

@@ -36,6 +36,7 @@ func fakeProbe(bi *debug.BuildInfo, git map[string]string, files map[string]stri
 			}
 			return []byte(s), nil
 		},
+		workDir:    func() (string, error) { return "/work/here", nil },
 		hostname:   func() (string, error) { return "bench-1", nil },
 		affinity:   func() ([]int, error) { return []int{0, 1, 4}, nil },
 		kernel:     func() (string, error) { return "Linux 6.8.0", nil },
@@ -68,27 +69,41 @@ func TestCommitDetection(t *testing.T) {
 	zbenchMod := map[string]string{"/src/zbench/go.mod": "module zbench\n\ngo 1.26.0\n"}
 	otherMod := map[string]string{"/src/zbench/go.mod": "module example.com/other\n"}
 
+	const ldRev = "0123456789abcdef0123456789abcdef01234567"
 	tests := []struct {
 		name   string
 		bi     *debug.BuildInfo
+		ld     string // -X zbench/report.Commit
 		git    map[string]string
 		files  map[string]string
 		commit string
 		dirty  bool
 		source string
 	}{
-		{"build info stamp wins", stamped, dirtyTree, zbenchMod, rev, true, CommitFromBuildInfo},
-		{"git in a clean zbench tree", unstamped, zbenchTree, zbenchMod, rev, false, CommitFromGit},
-		{"git in a dirty zbench tree", nil, dirtyTree, zbenchMod, rev, true, CommitFromGit},
-		{"git tree of another module", unstamped, zbenchTree, otherMod, Unknown, false, CommitFromNowhere},
-		{"no commit yet", unstamped, noCommits, zbenchMod, Unknown, false, CommitFromNowhere},
-		{"outside a git tree, no build info", nil, nil, nil, Unknown, false, CommitFromNowhere},
+		{"build info stamp wins", stamped, ldRev, dirtyTree, zbenchMod, rev, true, CommitFromBuildInfo},
+		{"ldflags before the working directory", unstamped, ldRev, dirtyTree, zbenchMod, ldRev, false, CommitFromLdflags},
+		{"ldflags without build info", nil, ldRev, nil, nil, ldRev, false, CommitFromLdflags},
+		{"a bad ldflags value is no commit", unstamped, "$(COMMIT)", zbenchTree, zbenchMod, rev, false, CommitFromGit},
+		{"git in a clean zbench tree", unstamped, "", zbenchTree, zbenchMod, rev, false, CommitFromGit},
+		{"git in a dirty zbench tree", nil, "", dirtyTree, zbenchMod, rev, true, CommitFromGit},
+		{"git tree of another module", unstamped, "", zbenchTree, otherMod, Unknown, false, CommitFromNowhere},
+		{"no commit yet", unstamped, "", noCommits, zbenchMod, Unknown, false, CommitFromNowhere},
+		{"outside a git tree, no build info", nil, "", nil, nil, Unknown, false, CommitFromNowhere},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, d, src := fakeProbe(tt.bi, tt.git, tt.files).commit()
-			if c != tt.commit || d != tt.dirty || src != tt.source {
-				t.Errorf("commit() = %q, %v, %q; want %q, %v, %q", c, d, src, tt.commit, tt.dirty, tt.source)
+			p := fakeProbe(tt.bi, tt.git, tt.files)
+			p.ldCommit = tt.ld
+			c := p.commit()
+			if c.Commit != tt.commit || c.Dirty != tt.dirty || c.Source != tt.source {
+				t.Errorf("commit() = %+v; want %q, %v, %q", c, tt.commit, tt.dirty, tt.source)
+			}
+			// Read from the working directory or not at all, the commit
+			// comes with a note that says so.
+			fromBinary := tt.source == CommitFromBuildInfo || tt.source == CommitFromLdflags
+			if fromBinary != (c.Note == "") || !fromBinary && !strings.Contains(c.Note, "carries no commit") ||
+				tt.source == CommitFromGit && !strings.Contains(c.Note, "/work/here") {
+				t.Errorf("note %q for source %s", c.Note, c.Source)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -196,4 +197,45 @@ func pointLatest(root, target string) error {
 		}
 		return nil
 	}
+}
+
+// CheckRoot reports, before anything is measured, whether WriteDir could
+// write under root: root is a directory this process may create files in,
+// or does not exist yet and its nearest existing ancestor is one; and
+// root/latest, if present, is a symlink (WriteDir replaces it). It creates
+// nothing that outlives it: whether a directory takes files is found out by
+// creating and removing a temporary one.
+func CheckRoot(root string) error {
+	p := filepath.Clean(root)
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				if p == filepath.Clean(root) {
+					return fmt.Errorf("%s is not a directory", root)
+				}
+				return fmt.Errorf("%s: %s is not a directory", root, p)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return fmt.Errorf("%s: no part of the path exists", root)
+		}
+		p = parent
+	}
+	f, err := os.CreateTemp(p, ".zbench-check-*")
+	if err != nil {
+		return fmt.Errorf("%s: cannot create files in %s: %w", root, p, errors.Unwrap(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	latest := filepath.Join(root, LatestLink)
+	if fi, err := os.Lstat(latest); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+		return fmt.Errorf("%s exists and is not a symlink (zbench points it at the newest results directory)", latest)
+	}
+	return nil
 }

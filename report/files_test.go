@@ -212,3 +212,36 @@ func TestDirNameFallsBackToEnvTime(t *testing.T) {
 		t.Errorf("DirName = %s", got)
 	}
 }
+
+func TestCheckRoot(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A root that does not exist yet is fine and is not created.
+	fresh := filepath.Join(dir, "a", "b", "results")
+	if err := CheckRoot(fresh); err != nil {
+		t.Errorf("CheckRoot(%s) = %v", fresh, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !os.IsNotExist(err) {
+		t.Errorf("CheckRoot created %s", filepath.Join(dir, "a"))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("CheckRoot left %d entries in %s, want only the file", len(entries), dir)
+	}
+	for _, root := range []string{file, filepath.Join(file, "results")} {
+		if err := CheckRoot(root); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+			t.Errorf("CheckRoot(%s) = %v, want not a directory", root, err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "r"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "r", LatestLink), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRoot(filepath.Join(dir, "r")); err == nil || !strings.Contains(err.Error(), "not a symlink") {
+		t.Errorf("CheckRoot with a latest directory = %v", err)
+	}
+}

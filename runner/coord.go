@@ -75,7 +75,6 @@ type coordinator struct {
 	// separateClocks: the sides run on different hosts, so no figure
 	// subtracts one side's clock reading from the other's.
 	separateClocks bool
-	firstEvent     map[sideHandle][]event // events that arrived before they were awaited
 }
 
 func (co *coordinator) other(h sideHandle) sideHandle {
@@ -327,7 +326,6 @@ type localSide struct {
 	evc  chan event
 	mu   sync.Mutex
 	seen map[string]chan struct{} // per phase, closed by opPeerSeen
-	tel  sample.Telemetry         // at the phase's start
 	wg   sync.WaitGroup
 	// measure, if set, adds the process's own usage over each phase to its
 	// report (a worker process that runs one side).

@@ -463,28 +463,14 @@ func (sd *side) awaitPeer(peerSeen <-chan struct{}) error {
 
 // sendGo is stream's loop in Go.
 func (sd *side) sendGo(tx *writer, count int64, dur time.Duration) (PhaseReport, error) {
-	var r PhaseReport
 	payload := make([]byte, sd.cell.Size)
-	r.FirstSend = Mono()
-	if count > 0 {
-		for ; r.Sent < count; r.Sent++ {
-			if err := tx.sendData(nil, payload); err != nil {
-				return r, err
-			}
-		}
-	} else {
-		var over atomic.Bool
+	var over atomic.Bool
+	if count == 0 {
 		t := time.AfterFunc(dur, func() { over.Store(true) })
 		defer t.Stop()
-		for !over.Load() {
-			if err := tx.sendData(nil, payload); err != nil {
-				return r, err
-			}
-			r.Sent++
-		}
 	}
-	r.LastSend = Mono()
-	return r, nil
+	st, err := sendLoop(tx, payload, count, &over)
+	return PhaseReport{Sent: st.Sent, FirstSend: st.FirstSend, LastSend: st.LastSend}, err
 }
 
 // receive reads the pair's stream until the end marker, checking every
@@ -498,46 +484,27 @@ func (sd *side) receive(e *end, marker byte) (PhaseReport, error) {
 	size := sd.cell.Size
 	rx := e.streamRx
 	for {
+		var st LoopStats
+		var ctl Control
+		var err error
 		if sd.loops != nil {
-			st, ctl, err := sd.loops.RecvLoop(rx.s, size, rx.routed, e.lossy)
-			r.Received += st.Received
-			r.FirstRecv = earliest(r.FirstRecv, st.FirstRecv)
-			r.LastRecv = max(r.LastRecv, st.LastRecv)
-			if err != nil {
-				return r, err
-			}
-			if ctl.Code != marker {
-				continue // a repeated probe or marker of an earlier phase
-			}
-			if r.Received > 0 && !e.lossy {
-				r.LastRecv = Mono()
-			}
-			return r, nil
+			st, ctl, err = sd.loops.RecvLoop(rx.s, size, rx.routed, e.lossy)
+		} else {
+			st, ctl, err = receiveLoop(rx, size, 0, e.lossy)
 		}
-		kind, body, code, _, err := rx.read()
+		r.Received += st.Received
+		r.FirstRecv = earliest(r.FirstRecv, st.FirstRecv)
+		r.LastRecv = max(r.LastRecv, st.LastRecv)
 		if err != nil {
 			return r, err
 		}
-		if kind == msgCtl {
-			if code != marker {
-				continue
-			}
-			if r.Received > 0 && !e.lossy {
-				r.LastRecv = Mono()
-			}
-			return r, nil
+		if ctl.Code != marker {
+			continue // a repeated probe or marker of an earlier phase
 		}
-		if len(body) != size {
-			return r, fmt.Errorf("%w: %d bytes, want %d", ErrWrongSize, len(body), size)
+		if r.Received > 0 && !e.lossy {
+			r.LastRecv = Mono()
 		}
-		if r.Received == 0 || e.lossy {
-			now := Mono()
-			if r.Received == 0 {
-				r.FirstRecv = now
-			}
-			r.LastRecv = now
-		}
-		r.Received++
+		return r, nil
 	}
 }
 
@@ -581,56 +548,16 @@ func (sd *side) roundTrips(e *end, count int64, dur time.Duration, h *hdrhistogr
 
 // roundTripsGo is roundTrips' loop in Go.
 func (sd *side) roundTripsGo(e *end, count int64, dur time.Duration, h *hdrhistogram.Histogram) (PhaseReport, error) {
-	var r PhaseReport
-	size := sd.cell.Size
-	payload := make([]byte, size)
+	payload := make([]byte, sd.cell.Size)
 	var over atomic.Bool
 	if count == 0 {
 		t := time.AfterFunc(dur, func() { over.Store(true) })
 		defer t.Stop()
 	}
-	r.FirstSend = Mono()
-	for n := int64(0); count == 0 || n < count; n++ {
-		if count == 0 && over.Load() {
-			break
-		}
-		t0 := Mono()
-		if err := e.reqTx.sendData(nil, payload); err != nil {
-			return r, err
-		}
-		r.Sent += 2
-		if err := awaitReply(e.repRx, size); err != nil {
-			return r, err
-		}
-		t1 := Mono()
-		if r.Received == 0 {
-			r.FirstRecv = t1
-		}
-		r.LastSend, r.LastRecv = t0, t1
-		r.Received += 2
-		if h != nil {
-			_ = h.RecordValue(min(t1-t0, histHighestNs))
-		}
-	}
-	return r, nil
-}
-
-// awaitReply reads rx until a data message arrives and checks its size.
-// Control messages (repeated probes of a lossy link) are skipped.
-func awaitReply(rx *reader, size int) error {
-	for {
-		kind, body, _, _, err := rx.read()
-		if err != nil {
-			return err
-		}
-		if kind == msgCtl {
-			continue
-		}
-		if len(body) != size {
-			return fmt.Errorf("%w: reply of %d bytes, want %d", ErrWrongSize, len(body), size)
-		}
-		return nil
-	}
+	st, err := roundTripLoop(e.reqTx, e.repRx, payload, count, &over, h)
+	// Messages count in both directions: a request and its reply.
+	return PhaseReport{Sent: 2 * st.Sent, Received: 2 * st.Received, FirstSend: st.FirstSend,
+		LastSend: st.LastSend, FirstRecv: st.FirstRecv, LastRecv: st.LastRecv}, err
 }
 
 // echo is the receiver's side of round trips: every data message read from
@@ -641,32 +568,18 @@ func (sd *side) echo(e *end) (PhaseReport, error) {
 	var r PhaseReport
 	size := sd.cell.Size
 	for {
+		var st LoopStats
 		var ctl Control
+		var err error
 		if sd.loops != nil {
-			st, c, err := sd.loops.EchoLoop(e.reqRx.s, e.repTx.s, size, e.reqRx.routed)
-			r.Received += st.Received
-			r.Sent += st.Sent
-			if err != nil {
-				return r, err
-			}
-			ctl = c
+			st, ctl, err = sd.loops.EchoLoop(e.reqRx.s, e.repTx.s, size, e.reqRx.routed)
 		} else {
-			kind, body, code, from, err := e.reqRx.read()
-			if err != nil {
-				return r, err
-			}
-			if kind == msgData {
-				if len(body) != size {
-					return r, fmt.Errorf("%w: request of %d bytes, want %d", ErrWrongSize, len(body), size)
-				}
-				if err := e.repTx.sendData(from, body); err != nil {
-					return r, err
-				}
-				r.Received++
-				r.Sent++
-				continue
-			}
-			ctl = Control{Code: code, From: from}
+			st, ctl, err = echoLoop(e.reqRx, e.repTx, size, 0)
+		}
+		r.Received += st.Received
+		r.Sent += st.Sent
+		if err != nil {
+			return r, err
 		}
 		if ctl.Code == ctlStop {
 			return r, e.repTx.sendCtl(ctl.From, ctlStop)

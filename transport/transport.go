@@ -57,7 +57,21 @@ type Listener interface {
 }
 
 // Listen binds an endpoint.
-func Listen(ep Endpoint) (Listener, error) {
+func Listen(ep Endpoint) (Listener, error) { return ListenConfig{}.Listen(ep) }
+
+// ListenConfig is what a listener reports besides the connections it hands
+// to Accept.
+type ListenConfig struct {
+	// Refused, if set, is called for every connection the listener took
+	// and could not hand to Accept because the peer failed the transport's
+	// own handshake: a WebSocket upgrade (err wraps ErrUpgrade). endpoint
+	// is the listener's, peer the remote address. It is called from the
+	// listener's goroutines, never after Close returns.
+	Refused func(endpoint, peer string, err error)
+}
+
+// Listen binds an endpoint, as the package's Listen does.
+func (lc ListenConfig) Listen(ep Endpoint) (Listener, error) {
 	switch ep.Scheme {
 	case TCP:
 		network, addr := ep.hostPort()
@@ -80,7 +94,7 @@ func Listen(ep Endpoint) (Listener, error) {
 		}
 		return &streamListener{l: l, ep: ep.String()}, nil
 	case WS:
-		return listenWS(ep)
+		return listenWS(ep, lc.Refused)
 	}
 	return nil, &EndpointError{Endpoint: ep.String(), Reason: "unknown scheme"}
 }

@@ -54,6 +54,8 @@ type wsListener struct {
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
 
+	refused func(endpoint, peer string, err error) // ListenConfig.Refused, or nil
+
 	mu       sync.Mutex
 	closed   bool
 	upgrades map[net.Conn]struct{} // connections mid-upgrade, closed by Close
@@ -61,7 +63,7 @@ type wsListener struct {
 	closeErr error
 }
 
-func listenWS(ep Endpoint) (Listener, error) {
+func listenWS(ep Endpoint, refused func(endpoint, peer string, err error)) (Listener, error) {
 	network, addr := ep.hostPort()
 	l, err := net.Listen(network, addr)
 	if err != nil {
@@ -74,6 +76,7 @@ func listenWS(ep Endpoint) (Listener, error) {
 		ep:       bound.String(),
 		ready:    make(chan *Conn),
 		done:     make(chan struct{}),
+		refused:  refused,
 		upgrades: make(map[net.Conn]struct{}),
 	}
 	wl.wg.Add(1)
@@ -167,13 +170,21 @@ func (l *wsListener) untrack(c net.Conn) {
 
 // serve upgrades one connection and hands it to Accept. A failed upgrade
 // closes that connection only (after the error response the upgrader
-// wrote, such as 400 Bad Request for an unknown subprotocol).
+// wrote, such as 400 Bad Request for an unknown subprotocol), and is
+// reported to refused unless the listener is closing.
 func (l *wsListener) serve(c net.Conn) {
 	defer l.wg.Done()
 	tc, err := upgradeWS(c, time.Now().Add(WSHandshakeTimeout))
 	l.untrack(c)
 	if err != nil {
 		c.Close()
+		select {
+		case <-l.done:
+		default:
+			if l.refused != nil && errors.Is(err, ErrUpgrade) {
+				l.refused(l.ep, c.RemoteAddr().String(), err)
+			}
+		}
 		return
 	}
 	select {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	zbenchfiles "zbench"
 	"zbench/matrix"
 	"zbench/report"
 	"zbench/runner/sample"
@@ -90,7 +91,7 @@ run was interrupted, or the --fail-on gate tripped; 2 bad input (not in a git
 checkout, unknown revision, bad flags or scenario).
 
 Comparisons need at least 4 runs per side to judge a change: use --runs 6 or
-more (the quick profile has 3).`,
+more (the quick profile has 6).`,
 		Example: `  zbench ab --base main --runs 6                     # main against the working tree
   zbench ab --base v0.3.0 --head HEAD --runs 10 --cpus 0
   zbench ab --base origin/main --runs 6 --fail-on msgs_per_sec:-5%,rtt_p99_ns:+10%
@@ -114,7 +115,7 @@ more (the quick profile has 3).`,
 				return badInput(errors.New("--out is empty: allowed: a directory path"))
 			}
 			opts.run.Out = report.DefaultRoot // resolve insists on one; ab's children get their own
-			if err := opts.run.resolve(cmd.Flags().Changed("runs")); err != nil {
+			if err := opts.run.resolve(cmd.Flags().Changed); err != nil {
 				return badInput(err)
 			}
 			if err := opts.resolve(cmd.Flags().Changed("fail-on")); err != nil {
@@ -185,6 +186,14 @@ func runAB(ctx context.Context, o *abOptions) (err error) {
 		return failed(err)
 	}
 	tmp = absPath(tmp) // the children run in other directories
+	if o.run.builtin {
+		// Both sides run the scenario file this zbench carries.
+		scenarioFile = filepath.Join(tmp, matrix.DefaultFile)
+		if err := os.WriteFile(scenarioFile, zbenchfiles.Scenarios, 0o644); err != nil {
+			os.RemoveAll(tmp)
+			return failed(err)
+		}
+	}
 	defer func() {
 		// The context may be cancelled: clean up with a fresh one.
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)

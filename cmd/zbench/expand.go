@@ -20,9 +20,10 @@ type expandOptions struct {
 	Filters   []string // --filter values, joined with "," into one filter
 	JSON      bool     // a JSON array instead of one line per cell
 
-	filter matrix.Filter // parsed from Filters by the command
-	stdout io.Writer
-	stderr io.Writer
+	filter         matrix.Filter // parsed from Filters by the command
+	scenariosNamed bool          // --scenarios was given
+	stdout         io.Writer
+	stderr         io.Writer
 }
 
 func newExpandCmd() *cobra.Command { return newExpandCmdWith(runExpand) }
@@ -63,6 +64,7 @@ and the values allowed, and exits with status 2.`,
 				return badInput(err)
 			}
 			opts.filter = f
+			opts.scenariosNamed = cmd.Flags().Changed("scenarios")
 			opts.stdout, opts.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			return runF(opts)
 		},
@@ -89,9 +91,12 @@ func joinFilters(filters []string) string {
 // runExpand loads, resolves and filters the scenario and prints its cells.
 // Nothing reaches stdout unless the whole input is valid.
 func runExpand(opts *expandOptions) error {
-	file, err := matrix.Load(opts.Scenarios)
+	file, builtin, err := scenarioSource{path: opts.Scenarios, named: opts.scenariosNamed}.load()
 	if err != nil {
 		return badInput(err)
+	}
+	if builtin {
+		noteBuiltin(opts.stderr)
 	}
 	sc, err := file.Resolve(opts.Profile)
 	if err != nil {

@@ -158,7 +158,7 @@ func TestExpandBadInput(t *testing.T) {
 		{"bad filter value", []string{"--scenarios", good, "--filter", "sockets=many"}, []string{`sockets "many" is not an integer; allowed: integers 1..1024`}},
 		{"no match", []string{"--scenarios", good, "--filter", "protocol=ws,size=32"}, []string{`selects no cell of profile "small"; allowed: protocol ipc, tcp; size 16384, 32`}},
 		{"argument", []string{"--scenarios", good, "full"}, []string{`unknown command "full"`}},
-		{"unknown flag", []string{"--scenario", good}, []string{"unknown flag: --scenario"}},
+		{"unknown flag", []string{"--scenario", good}, []string{`unknown flag --scenario for "zbench expand"; allowed: --filter, --help, --json, --profile, --scenarios`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

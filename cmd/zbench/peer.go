@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/spf13/cobra"
 
 	"zbench/engine"
+	"zbench/runner"
+	"zbench/runner/engines"
 	"zbench/transport"
 )
 
@@ -30,11 +34,11 @@ type peerOptions struct {
 	Count         int           // messages (round trips for req)
 	OutBatchSize  int           // engine option
 	WriteBatching bool          // engine option
-	Timeout       time.Duration // longest silence once the first message arrived
+	Timeout       time.Duration // longest wait for the peer: first message, any message, a Send, the final write
 	Wait          time.Duration // pub: pause before sending, for subscribers to join
 	JSON          bool
 
-	stdout io.Writer
+	stdout, stderr io.Writer
 }
 
 func newPeerCmd() *cobra.Command { return newPeerCmdWith(runPeer) }
@@ -68,9 +72,18 @@ another zbench peer):
               followed by the round trip's p50 and p99
   pair        with --bind, receive like pull; with --connect, send like push
 
-A message of the wrong size, or fewer messages than --count (nothing for
---timeout once the first one arrived), exits with status 1; bad flags exit
-with status 2. --json prints the same figures as one JSON object.`,
+--timeout bounds every wait for the other side: for the first message (so
+a peer that never connects ends, it does not hang), between messages, for a
+Send with nobody taking messages, and for what is queued to be written at
+the end. A handshake the engine refuses (a ZMTP version before 3.0, a
+WebSocket client without a ZWS subprotocol, a socket type that cannot talk
+to this role, a protocol error) is printed as it happens, with the peer's
+address and the reason, and repeated in the final message when nothing
+arrived.
+
+A message of the wrong size, fewer messages than --count, a timeout or a
+sender whose messages no peer took exits with status 1; bad flags exit with
+status 2. --json prints the same figures as one JSON object.`,
 		Example: `  zbench peer --role pull --bind tcp://*:5555 --size 32 --count 1000000
   zbench peer --role push --connect tcp://127.0.0.1:5555 --size 32 --count 1000000
   zbench peer --role rep --bind ipc:///tmp/lat.sock --size 64 --count 10000
@@ -85,7 +98,7 @@ with status 2. --json prints the same figures as one JSON object.`,
 			if err := opts.validate(); err != nil {
 				return badInput(err)
 			}
-			opts.stdout = cmd.OutOrStdout()
+			opts.stdout, opts.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			return runF(cmd.Context(), opts)
 		},
 	}
@@ -97,9 +110,14 @@ with status 2. --json prints the same figures as one JSON object.`,
 	fl.IntVar(&opts.Count, "count", 0, "messages to send or receive, round trips for req (>= 1)")
 	fl.IntVar(&opts.OutBatchSize, "out-batch-size", def.OutBatchSize, "bytes batched into one write (>= 1; 1 = every message its own write)")
 	fl.BoolVar(&opts.WriteBatching, "write-batching", def.WriteBatching, "let queued messages share a write")
-	fl.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "fail after this long without a message, once the first arrived")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "fail after this long waiting for the other side (the first message too)")
 	fl.DurationVar(&opts.Wait, "wait", time.Second, "pub: wait this long for subscribers before sending")
 	fl.BoolVar(&opts.JSON, "json", false, "print the figures as one JSON object")
+	setAllowed(fl, "size", "an integer >= 0 (bytes)")
+	setAllowed(fl, "count", "an integer >= 1")
+	setAllowed(fl, "out-batch-size", "an integer >= 1 (bytes)")
+	setAllowed(fl, "timeout", "a duration > 0 such as 500ms, 10s, 1m30s")
+	setAllowed(fl, "wait", "a duration >= 0 such as 500ms, 10s, 1m30s")
 	return cmd
 }
 
@@ -153,9 +171,10 @@ func (o *peerOptions) engineOptions() engine.Options {
 		// reaches a subscriber that keeps up eventually, as --count expects.
 		eo.SndHWM = 0
 	}
-	if o.receives() || o.Role == "req" || o.Role == "rep" {
-		eo.RecvTimeout = o.Timeout
-	}
+	// Every wait for the other side is bounded by --timeout.
+	eo.RecvTimeout = o.Timeout
+	eo.SendTimeout = o.Timeout
+	eo.Linger = o.Timeout
 	return eo
 }
 
@@ -173,36 +192,44 @@ type peerReport struct {
 	RTTP99Us       float64 `json:"rtt_p99_us,omitempty"`
 }
 
-// errPeer marks a failure of the exchange itself (wrong size, missing
-// messages): exit 1.
-var errPeer = errors.New("peer")
-
-// runPeer opens the socket and plays the role.
+// runPeer opens the socket on the embedded engine and plays the role with
+// the runner's loops (the same code the workers run), through the engine's
+// runner.Socket adapter.
 func runPeer(ctx context.Context, o *peerOptions) error {
 	t, err := engine.ParseType(o.Role)
 	if err != nil {
 		return badInput(err)
 	}
-	s, err := engine.NewSocket(t, o.engineOptions())
+	events := &connEvents{w: o.stderr}
+	eo := o.engineOptions()
+	eo.Logger = slog.New(events)
+	es, err := engine.NewSocket(t, eo)
 	if err != nil {
 		return badInput(err)
 	}
-	if o.Bind != "" {
-		err = s.Bind(o.Bind)
+	endpoint := o.Bind
+	if endpoint != "" {
+		err = es.Bind(endpoint)
+		if eps := es.Endpoints(); err == nil && len(eps) > 0 {
+			endpoint = eps[len(eps)-1]
+		}
 	} else {
-		err = s.Connect(o.Connect)
+		endpoint = o.Connect
+		err = es.Connect(endpoint)
 	}
 	if err != nil {
-		s.Close()
+		es.Close()
 		if errors.Is(err, engine.ErrBadEndpoint) || errors.Is(err, transport.ErrBadEndpoint) {
 			return badInput(err)
 		}
 		return failed(err)
 	}
+	s := engines.ZbenchSocket(es)
 
 	// The role plays in its own goroutine so that an interrupt returns at
 	// once, even from a Send blocked for want of a peer; the process exit
-	// then takes the socket down.
+	// then takes the socket down. A failure is reported before the socket
+	// lingers over what it could not send.
 	type outcome struct {
 		rep peerReport
 		err error
@@ -220,7 +247,15 @@ func runPeer(ctx context.Context, o *peerOptions) error {
 		default:
 			r.rep, r.err = peerSend(ctx, s, o)
 		}
-		s.Close() // lingers until what was sent is written
+		if r.err != nil {
+			done <- r
+			es.Close()
+			return
+		}
+		es.Close() // lingers (up to --timeout) until what was sent is written
+		if !o.receives() && o.Role != "rep" && o.Role != "req" && es.Stats().Writes == 0 {
+			r.err = timedOut(fmt.Errorf("%w: none of the %d messages went out: no peer took them within --timeout %v", errPeer, o.Count, o.Timeout), true)
+		}
 		done <- r
 	}()
 	select {
@@ -228,48 +263,61 @@ func runPeer(ctx context.Context, o *peerOptions) error {
 		return failed(fmt.Errorf("interrupted: %w", ctx.Err()))
 	case r := <-done:
 		if r.err != nil {
-			return failed(r.err)
+			return failed(events.explain(r.err, o, endpoint))
 		}
 		return writePeerReport(o, r.rep)
 	}
 }
 
-// recvOne receives one single-frame message and checks its size. Before
-// the first message it waits as long as it takes; after it, a silence of
-// --timeout fails with the count received so far.
-func recvOne(s *engine.Socket, o *peerOptions, got int) ([]byte, error) {
-	for {
-		b, more, err := s.RecvFrame()
-		switch {
-		case errors.Is(err, engine.ErrTimeout) && got == 0:
-			continue
-		case errors.Is(err, engine.ErrTimeout):
-			return nil, fmt.Errorf("%w: received %d of %d messages, then nothing for %v", errPeer, got, o.Count, o.Timeout)
-		case err != nil:
-			return nil, err
-		case more:
-			return nil, fmt.Errorf("%w: message %d has more than one frame; want single-frame messages", errPeer, got+1)
-		case len(b) != o.Size:
-			return nil, fmt.Errorf("%w: message %d has %d bytes, want %d (--size)", errPeer, got+1, len(b), o.Size)
+// errPeer marks a failure of the exchange itself (wrong size, missing
+// messages, no peer): exit 1.
+var errPeer = errors.New("peer")
+
+// exchangeError says how far an exchange got when it failed.
+func exchangeError(err error, did int64, o *peerOptions, what string) error {
+	var se *runner.SizeError
+	switch {
+	case errors.As(err, &se):
+		w := "message"
+		if se.What != "" {
+			w = se.What
 		}
-		return b, nil
+		return fmt.Errorf("%w: %s %d of %d has %d bytes, want %d (--size)", errPeer, w, did+1, o.Count, se.Got, se.Want)
+	case errors.Is(err, engine.ErrTimeout) && did == 0:
+		return timedOut(fmt.Errorf("%w: no %s within --timeout %v", errPeer, what, o.Timeout), true)
+	case errors.Is(err, engine.ErrTimeout):
+		return timedOut(fmt.Errorf("%w: %d of %d %ss, then nothing for %v (--timeout)", errPeer, did, o.Count, what, o.Timeout), false)
+	case errors.Is(err, runner.ErrUnexpectedMessage):
+		return fmt.Errorf("%w: %s %d of %d: %v; want single-frame messages", errPeer, what, did+1, o.Count, err)
 	}
+	return err
 }
 
+// waitError is a wait for the other side that timed out: the connection
+// events may say why. none is set when nothing went through at all.
+type waitError struct {
+	error
+	none bool
+}
+
+func (e *waitError) Unwrap() error { return e.error }
+
+// timedOut marks err as a wait that timed out, after nothing (none) or
+// after some messages went through.
+func timedOut(err error, none bool) error { return &waitError{err, none} }
+
 // peerReceive is local_thr: receive the stream, timed from the first message.
-func peerReceive(s *engine.Socket, o *peerOptions) (peerReport, error) {
+func peerReceive(s runner.Socket, o *peerOptions) (peerReport, error) {
 	rep := peerReport{Role: o.Role, MessageSize: o.Size, MessageCount: o.Count}
-	var start time.Time
-	for i := 0; i < o.Count; i++ {
-		if _, err := recvOne(s, o, i); err != nil {
-			return rep, err
+	st, err := runner.ReceiveN(s, o.Size, int64(o.Count))
+	if err != nil {
+		if errors.Is(err, engine.ErrTimeout) && st.Received > 0 {
+			return rep, timedOut(fmt.Errorf("%w: received %d of %d messages, then nothing for %v (--timeout)", errPeer, st.Received, o.Count, o.Timeout), false)
 		}
-		if i == 0 {
-			start = time.Now()
-		}
+		return rep, exchangeError(err, st.Received, o, "message")
 	}
 	// As local_thr: all messages over the time after the first one.
-	if elapsed := time.Since(start).Seconds(); elapsed > 0 {
+	if elapsed := time.Duration(st.LastRecv - st.FirstRecv).Seconds(); elapsed > 0 {
 		rep.MsgsPerSec = float64(o.Count) / elapsed
 		rep.MegabitsPerSec = rep.MsgsPerSec * float64(o.Size) * 8 / 1e6
 	}
@@ -277,7 +325,7 @@ func peerReceive(s *engine.Socket, o *peerOptions) (peerReport, error) {
 }
 
 // peerSend is remote_thr: send the stream; Close lingers until it is written.
-func peerSend(ctx context.Context, s *engine.Socket, o *peerOptions) (peerReport, error) {
+func peerSend(ctx context.Context, s runner.Socket, o *peerOptions) (peerReport, error) {
 	rep := peerReport{Role: o.Role, MessageSize: o.Size, MessageCount: o.Count}
 	if o.Role == "pub" && o.Wait > 0 {
 		select {
@@ -286,52 +334,113 @@ func peerSend(ctx context.Context, s *engine.Socket, o *peerOptions) (peerReport
 			return rep, ctx.Err()
 		}
 	}
-	msg := make([]byte, o.Size)
-	for i := 0; i < o.Count; i++ {
-		if err := s.Send(msg); err != nil {
-			return rep, err
-		}
+	st, err := runner.SendN(s, make([]byte, o.Size), int64(o.Count), nil)
+	if errors.Is(err, engine.ErrTimeout) {
+		return rep, timedOut(fmt.Errorf("%w: sent %d of %d messages, then no peer took one for %v (--timeout)", errPeer, st.Sent, o.Count, o.Timeout), false)
 	}
-	return rep, nil
+	return rep, err
 }
 
 // peerEcho echoes every message back unchanged.
-func peerEcho(s *engine.Socket, o *peerOptions) (peerReport, error) {
+func peerEcho(s runner.Socket, o *peerOptions) (peerReport, error) {
 	rep := peerReport{Role: o.Role, MessageSize: o.Size, MessageCount: o.Count}
-	for i := 0; i < o.Count; i++ {
-		b, err := recvOne(s, o, i)
-		if err != nil {
-			return rep, err
-		}
-		if err := s.Send(b); err != nil {
-			return rep, err
-		}
+	st, err := runner.EchoN(s, s, o.Size, int64(o.Count))
+	if err != nil {
+		return rep, exchangeError(err, st.Received, o, "request")
 	}
 	return rep, nil
 }
 
-// peerPing is remote_lat: round trips, each timed.
-func peerPing(s *engine.Socket, o *peerOptions) (peerReport, error) {
+// peerPing is remote_lat: round trips, each timed into an HdrHistogram.
+func peerPing(s runner.Socket, o *peerOptions) (peerReport, error) {
 	rep := peerReport{Role: o.Role, MessageSize: o.Size, RoundtripCount: o.Count}
 	h := hdrhistogram.New(1, int64(10*time.Minute), 3)
-	msg := make([]byte, o.Size)
-	var total time.Duration
-	for i := 0; i < o.Count; i++ {
-		t0 := time.Now()
-		if err := s.Send(msg); err != nil {
-			return rep, err
-		}
-		if _, err := recvOne(s, o, i); err != nil {
-			return rep, err
-		}
-		rtt := time.Since(t0)
-		total += rtt
-		_ = h.RecordValue(min(int64(rtt), h.HighestTrackableValue()))
+	st, err := runner.RoundTripsN(s, s, make([]byte, o.Size), int64(o.Count), nil, h)
+	if err != nil {
+		return rep, exchangeError(err, st.Received, o, "reply")
 	}
-	rep.AvgLatencyUs = total.Seconds() * 1e6 / float64(o.Count) / 2
+	rep.AvgLatencyUs = h.Mean() / 1e3 / 2
 	rep.RTTP50Us = float64(h.ValueAtQuantile(50)) / 1e3
 	rep.RTTP99Us = float64(h.ValueAtQuantile(99)) / 1e3
 	return rep, nil
+}
+
+// connEvents is the engine's logger for the peer's socket (a slog.Handler):
+// it prints every refused handshake on stderr as it happens, with the
+// peer's address and the reason (once per reason: a peer that redials
+// repeats it), and keeps the last connection error of any kind, so that a
+// peer that times out can say why nothing arrived.
+type connEvents struct {
+	w io.Writer
+
+	mu        sync.Mutex
+	printed   map[string]bool
+	handshake *engine.HandshakeError // the last refused handshake
+	other     error                  // the last other connection error (a failed dial, say)
+}
+
+func (h *connEvents) Enabled(context.Context, slog.Level) bool { return true }
+func (h *connEvents) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *connEvents) WithGroup(string) slog.Handler            { return h }
+
+func (h *connEvents) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok {
+			h.note(err)
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *connEvents) note(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var he *engine.HandshakeError
+	if !errors.As(err, &he) {
+		h.other = err
+		return
+	}
+	h.handshake = he
+	reason := he.Err.Error()
+	if h.printed == nil {
+		h.printed = map[string]bool{}
+	}
+	if h.w != nil && !h.printed[reason] {
+		h.printed[reason] = true
+		fmt.Fprintf(h.w, "zbench: peer: %s\n", handshakeText(he))
+	}
+}
+
+// handshakeText says a refused handshake in the peer's words.
+func handshakeText(he *engine.HandshakeError) string {
+	peer := he.Peer
+	if peer == "" {
+		peer = "a peer"
+	}
+	return fmt.Sprintf("handshake with %s on %s failed: %v", peer, he.Endpoint, he.Err)
+}
+
+// explain adds to a wait that timed out what the connection events say
+// about the other side.
+func (h *connEvents) explain(err error, o *peerOptions, endpoint string) error {
+	var we *waitError
+	if !errors.As(err, &we) {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.handshake != nil:
+		return fmt.Errorf("%w; the last %s", err, handshakeText(h.handshake))
+	case h.other != nil:
+		return fmt.Errorf("%w; the last connection error: %v", err, h.other)
+	case !we.none:
+		return err
+	case o.Bind != "":
+		return fmt.Errorf("%w; no peer connected to %s, or none sent anything", err, endpoint)
+	}
+	return fmt.Errorf("%w; nothing answered at %s", err, endpoint)
 }
 
 // writePeerReport prints the report as libzmq's tools do, or as JSON.

@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"zbench/transport"
 )
 
 // freeTCPEndpoint returns a tcp endpoint on a loopback port that was free a
@@ -171,5 +176,139 @@ func TestPeerBadFlags(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 with a message", code, stdout, stderr)
 			}
 		})
+	}
+}
+
+// A peer that never hears from the other side ends within --timeout with
+// exit 1 and says what it waited for; it does not hang.
+func TestPeerTimesOutWithoutPeer(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{peerArgs("pull", "bind", "tcp://127.0.0.1:%d", 8, 10, "--timeout", "300ms"),
+			[]string{"no message within --timeout 300ms", "no peer connected to tcp://127.0.0.1:"}},
+		{peerArgs("rep", "bind", "tcp://127.0.0.1:%d", 8, 10, "--timeout", "300ms"),
+			[]string{"no request within --timeout 300ms"}},
+		{peerArgs("req", "connect", "tcp://127.0.0.1:%d", 8, 10, "--timeout", "300ms"),
+			[]string{"no reply within --timeout 300ms", "the last connection error", "connection refused"}},
+		{peerArgs("push", "connect", "tcp://127.0.0.1:%d", 8, 10, "--timeout", "300ms"),
+			[]string{"none of the 10 messages went out", "connection refused"}},
+		{peerArgs("push", "connect", "tcp://127.0.0.1:%d", 8, 5000, "--timeout", "300ms"),
+			[]string{"sent 1000 of 5000 messages, then no peer took one for 300ms"}},
+	} {
+		// A port of its own for each case: a failed peer reports before
+		// its socket is closed.
+		ep := freeTCPEndpoint(t)
+		tt.args[4] = ep
+		t.Run(strings.Join(tt.args[:5], " "), func(t *testing.T) {
+			start := time.Now()
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v with --timeout 300ms", d)
+			}
+			if code != exitFailed || stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 1", code, stdout)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+// zmtp20Greeting is what a ZMTP/2.0 peer (libzmq 3.x) sends first: the
+// signature, then revision 0x01 and its socket type.
+var zmtp20Greeting = []byte{0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0x01, 0x08}
+
+// A refused handshake is printed as it happens, with the peer's address and
+// the reason, and repeated when the peer gives up: a ZMTP/2.0 client, a
+// WebSocket client without a ZWS subprotocol, and a ZMTP/2.0 server the
+// peer connects to.
+func TestPeerReportsRefusedHandshake(t *testing.T) {
+	t.Run("zmtp 2.0 client", func(t *testing.T) {
+		ep := freeTCPEndpoint(t)
+		res := make(chan cliResult, 1)
+		go func() {
+			code, stdout, stderr := runCLI(t, peerArgs("pull", "bind", ep, 8, 10, "--timeout", "1s")...)
+			res <- cliResult{code, stdout, stderr}
+		}()
+		c := dialRetry(t, strings.TrimPrefix(ep, "tcp://"))
+		defer c.Close()
+		c.Write(zmtp20Greeting)
+		r := <-res
+		want := "handshake with " + c.LocalAddr().String() + " on " + ep +
+			" failed: engine: protocol error: greeting: peer speaks ZMTP/2.0 (version octet 0x01); this engine needs ZMTP/3.0 or later"
+		if r.code != exitFailed || !strings.Contains(r.stderr, "zbench: peer: "+want) ||
+			!strings.Contains(r.stderr, "no message within --timeout 1s; the last "+want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.code, r.stderr, want)
+		}
+	})
+	t.Run("ws subprotocol", func(t *testing.T) {
+		ep := "ws://" + strings.TrimPrefix(freeTCPEndpoint(t), "tcp://") + "/zbench"
+		res := make(chan cliResult, 1)
+		go func() {
+			code, stdout, stderr := runCLI(t, peerArgs("pull", "bind", ep, 8, 10, "--timeout", "1s")...)
+			res <- cliResult{code, stdout, stderr}
+		}()
+		parsed, err := transport.Parse(ep, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			_, err := transport.DialWS(context.Background(), parsed, []string{"chat"})
+			if errors.Is(err, transport.ErrUpgrade) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // the peer is not listening yet
+		}
+		r := <-res
+		if r.code != exitFailed || !strings.Contains(r.stderr, "zbench: peer: handshake with 127.0.0.1:") ||
+			!strings.Contains(r.stderr, " on "+ep+" failed: websocket upgrade failed") {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("zmtp 2.0 server", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write(zmtp20Greeting)
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
+		ep := "tcp://" + ln.Addr().String()
+		code, _, stderr := runCLI(t, peerArgs("req", "connect", ep, 8, 10, "--timeout", "500ms")...)
+		want := "handshake with " + ln.Addr().String() + " on " + ep + " failed: engine: protocol error: greeting: peer speaks ZMTP/2.0"
+		if code != exitFailed || !strings.Contains(stderr, "zbench: peer: "+want) ||
+			strings.Count(stderr, "zbench: peer: handshake") != 1 {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q once", code, stderr, want)
+		}
+	})
+}
+
+// dialRetry dials addr until something listens there.
+func dialRetry(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

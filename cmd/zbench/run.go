@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,9 +40,12 @@ type runOptions struct {
 	RemoteDir string   // --remote-dir DIR
 
 	scenario *matrix.Scenario // resolved, filtered, runs applied
-	cpus     runner.CPUSpec   // parsed CPUs; zero when not pinned
-	hosts    runner.Hosts     // where the sides run: the file's hosts: block, then the flags
-	command  []string         // the command line, for the results
+	builtin  bool             // the scenario came from the file built into zbench
+	// profileCells is how many cells the profile has before any filter.
+	profileCells int
+	cpus         runner.CPUSpec // parsed CPUs; zero when not pinned
+	hosts        runner.Hosts   // where the sides run: the file's hosts: block, then the flags
+	command      []string       // the command line, for the results
 
 	// executable, workerArgs and workerEnv override how workers are
 	// spawned (tests); zero values mean this binary's `worker` command.
@@ -63,14 +67,20 @@ func newRunCmdWith(runF func(context.Context, *runOptions) error) *cobra.Command
 		Short: "Run the matrix of a profile and write a results directory",
 		Long: `run reads the scenario file, resolves one profile, applies the filter and
 overrides, and measures every cell: --runs times each (interleaved: run 1 of
-every cell, then run 2, ...), every run in a fresh worker process that is
-measured from outside (peak RSS, CPU) and killed after the profile's timeout.
+every cell, then run 2, ...), every run in fresh worker processes (one per
+side) that are measured from outside (peak RSS, CPU) and killed after the
+profile's timeout.
 
-Everything is validated before anything runs: a bad flag, filter or scenario
-file exits with status 2 and writes nothing. Results go to a new directory
-under --out (results.json, benchmark_result.txt, BENCHMARK_RESULTS.md), with
---out/latest pointing at it; a summary table and the directory's path are
-printed on standard output, progress on standard error.
+The scenario file is --scenarios, else ./scenarios.yaml, else the one built
+into zbench (it says so), so an installed zbench runs from any directory.
+
+Everything is validated before anything runs: a bad flag, filter, scenario
+file, CPU list or --out directory exits with status 2 and writes nothing.
+Results go to a new directory under --out (results.json, benchmark_result.txt,
+BENCHMARK_RESULTS.md), with --out/latest pointing at it; a summary table and
+the directory's path are printed on standard output, progress on standard
+error. Should --out stop being writable during the runs, the results go to
+$TMPDIR/zbench-results instead, and the exit status is 1.
 
 Cells an engine cannot run (libzmq in a binary built without the libzmq tag,
 zmq4 over ws, a setting the engine cannot honour) are recorded as
@@ -82,8 +92,9 @@ Pinning: --cpus 0 pins every worker to CPU 0 (sched_setaffinity); without it
 the workers inherit zbench's own mask, so "taskset -c 0 zbench run" pins them
 as well. The mask is recorded with every run.`,
 		Example: `  zbench run                                        # the default profile of ./scenarios.yaml
+  zbench run --scenarios my.yaml --profile small    # a file of your own
   taskset -c 0 zbench run --profile full --runs 20  # the plan's pinned run
-  zbench run --cpus 0-1 --filter protocol=tcp,size=32,size=1024
+  zbench run --cpus 0:1 --filter protocol=tcp,size=32,size=1024  # sender on CPU 0, receiver on 1
   zbench run --profile engines --engine zmq4 --out /tmp/results`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.NoArgs(cmd, args); err != nil {
@@ -92,7 +103,7 @@ as well. The mask is recorded with every run.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.resolve(cmd.Flags().Changed("runs")); err != nil {
+			if err := opts.resolve(cmd.Flags().Changed); err != nil {
 				return badInput(err)
 			}
 			opts.command = append([]string(nil), os.Args...)
@@ -118,14 +129,16 @@ func (o *runOptions) addMatrixFlags(fl *pflag.FlagSet, scenariosHelp, runsHelp s
 	fl.StringVar(&o.Scenarios, "scenarios", matrix.DefaultFile, scenariosHelp)
 	fl.StringVar(&o.Profile, "profile", "", "profile to run (default: the file's default_profile)")
 	fl.IntVar(&o.Runs, "runs", 0, runsHelp)
+	setAllowed(fl, "runs", "an integer >= 1")
 	fl.StringArrayVar(&o.Filters, "filter", nil, "keep the cells matching axis=value[,axis=value...] (repeatable)")
 	fl.StringVar(&o.CPUs, "cpus", "", `pin the workers: one CPU set for all ("0", "0-1", "0,2") or one per side, SENDER:RECEIVER ("0:1") (default: the inherited mask)`)
 	fl.StringSliceVar(&o.Engines, "engine", nil, "run only the cells of these engines: "+strings.Join(matrix.Engines, ", "))
 }
 
 // resolve validates every input and resolves the scenario, so that nothing
-// runs unless all of it is right. runsSet says whether --runs was given.
-func (o *runOptions) resolve(runsSet bool) error {
+// runs unless all of it is right. changed says which flags were given.
+func (o *runOptions) resolve(changed func(flag string) bool) error {
+	runsSet := changed("runs")
 	if runsSet && o.Runs < 1 {
 		return fmt.Errorf("--runs %d: allowed: an integer >= 1", o.Runs)
 	}
@@ -155,17 +168,19 @@ func (o *runOptions) resolve(runsSet bool) error {
 		}
 	}
 
-	file, err := matrix.Load(o.Scenarios)
+	file, builtin, err := scenarioSource{path: o.Scenarios, named: changed("scenarios")}.load()
 	if err != nil {
 		return err
 	}
 	if err := o.resolveHosts(file.Hosts); err != nil {
 		return err
 	}
+	o.builtin = builtin
 	sc, err := file.Resolve(o.Profile)
 	if err != nil {
 		return err
 	}
+	o.profileCells = sc.Axes.Count()
 	if sc, err = sc.Narrow(filter); err != nil {
 		return err
 	}
@@ -179,6 +194,11 @@ func (o *runOptions) resolve(runsSet bool) error {
 	if runsSet {
 		sc.Runs = o.Runs
 	}
+	// Last, as it is the only check that touches the disk: results that
+	// cannot be written must be known before the first run, not after.
+	if err := report.CheckRoot(o.Out); err != nil {
+		return fmt.Errorf("--out: %w; allowed: a directory zbench can create files in (made if missing)", err)
+	}
 	o.scenario = sc
 	return nil
 }
@@ -188,7 +208,14 @@ func (o *runOptions) resolve(runsSet bool) error {
 func runRun(ctx context.Context, o *runOptions) error {
 	sc := o.scenario
 	cells := sc.Cells()
+	if o.builtin {
+		noteBuiltin(o.stderr)
+	}
+	fmt.Fprintf(o.stderr, "zbench: %s\n", expandSummary(sc, len(cells), max(o.profileCells, len(cells))))
 	printWarnings(o.stderr, sc)
+	if c := report.DetectCommit(); c.Note != "" {
+		fmt.Fprintf(o.stderr, "zbench: note: %s\n", c.Note)
+	}
 	inv := report.Invocation{
 		Start:        time.Now().UTC(),
 		Command:      o.command,
@@ -235,6 +262,15 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 	}
 	dir, err := report.WriteDir(o.Out, result)
+	if err != nil && dir == "" {
+		// --out was checked before the first run, but it may have changed
+		// since: the runs are not lost, they go to the temporary directory.
+		alt := filepath.Join(os.TempDir(), "zbench-results")
+		if d, aerr := report.WriteDir(alt, result); d != "" {
+			fmt.Fprintf(o.stderr, "zbench: cannot write under --out %s (%v): the results are in %s\n", o.Out, err, d)
+			dir, err = d, errors.Join(err, aerr)
+		}
+	}
 	if err == nil && prof.Enabled() {
 		if rerr := os.Rename(prof.Dir, filepath.Join(dir, report.ProfilesDir)); rerr != nil {
 			err = fmt.Errorf("moving the profiles from %s: %w", prof.Dir, rerr)

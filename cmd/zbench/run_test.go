@@ -139,8 +139,14 @@ func TestRunEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout, "results: "+filepath.Join(out, filepath.Base(dir))) || !strings.Contains(stdout, "msg/s") {
 		t.Errorf("stdout lacks the summary or the results path:\n%s", stdout)
 	}
-	if n := strings.Count(stderr, "\n") - strings.Count(stderr, "warning: "); n != 8 {
-		t.Errorf("stderr has %d progress lines, want 8:\n%s", n, stderr)
+	progress := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "[") {
+			progress++
+		}
+	}
+	if progress != 8 || !strings.HasPrefix(stderr, "zbench: 8 of 12 cells x 1 runs = 8 worker runs (profile tiny of "+scen) {
+		t.Errorf("stderr has %d progress lines, want 8 after the count line:\n%s", progress, stderr)
 	}
 }
 
@@ -347,5 +353,35 @@ profiles:
 	}
 	if matches, _ := filepath.Glob(filepath.Join(out, ".profiles-*")); len(matches) != 0 {
 		t.Errorf("staging directories left behind: %v", matches)
+	}
+}
+
+// Results are never lost: when --out cannot be written after the runs (it
+// passed the check before them, then changed), they go to the temporary
+// directory, and zbench says where and exits 1.
+func TestRunKeepsResultsWhenOutFails(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	scen := writeFile(t, "s.yaml", runScenario)
+	blocked := writeFile(t, "blocked", "a file, not a directory")
+	cmd := newRunCmdWith(func(ctx context.Context, o *runOptions) error {
+		o.executable = os.Args[0]
+		o.workerArgs = []string{"worker"}
+		o.workerEnv = []string{asZbenchEnv + "=1"}
+		o.Out = blocked // as if --out became a file during the runs
+		return runRun(ctx, o)
+	})
+	var stdout, stderr bytes.Buffer
+	cmd.SetArgs([]string{"--scenarios", scen, "--profile", "hung", "--out", t.TempDir()})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	err := cmd.ExecuteContext(context.Background())
+	alt := filepath.Join(tmp, "zbench-results")
+	if exitCode(err) != exitFailed || !strings.Contains(stderr.String(), "the results are in "+alt) {
+		t.Fatalf("exit %d (%v), stderr %q; want 1 and where the results went", exitCode(err), err, stderr.String())
+	}
+	_, res := readResults(t, alt)
+	if len(res.Samples) != 1 {
+		t.Errorf("%d samples in %s, want the one run", len(res.Samples), alt)
 	}
 }

@@ -15,8 +15,8 @@ import (
 // versionOptions holds what `zbench version` needs.
 type versionOptions struct {
 	JSON    bool
-	version string                             // report.Version
-	commit  func() (commit string, dirty bool) // report.DetectCommit; replaced in tests
+	version string                    // report.Version
+	commit  func() report.CommitStamp // report.DetectCommit; replaced in tests
 	stdout  io.Writer
 }
 
@@ -43,8 +43,12 @@ func newVersionCmdWith(runF func(*versionOptions) error) *cobra.Command {
 		Short: "Print zbench's version, commit and Go version",
 		Long: `version prints the zbench version (set at build time with
 -ldflags "-X zbench/report.Version=..."; "dev" otherwise), the commit it was
-built from with "(dirty)" when the tree had uncommitted changes ("unknown"
-when neither the build info nor git can tell), and the Go version.`,
+built from with "(dirty)" when the tree had uncommitted changes, and the Go
+version. The commit is the binary's own: the Go toolchain's VCS stamp, or
+-ldflags "-X zbench/report.Commit=<hash>" (make build and make install set
+it). A binary that carries neither reads it from git in the current
+directory, if that is a zbench source tree, and says so; otherwise it is
+"unknown".`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.NoArgs(cmd, args); err != nil {
 				return badInput(err)
@@ -62,18 +66,22 @@ when neither the build info nor git can tell), and the Go version.`,
 
 // runVersion prints three lines: version, commit, Go.
 func runVersion(opts *versionOptions) error {
-	commit, dirty := opts.commit()
+	c := opts.commit()
 	if opts.JSON {
 		id, _ := host.ExecutableID()
-		err := json.NewEncoder(opts.stdout).Encode(VersionInfo{Version: opts.version, Commit: commit, Dirty: dirty,
+		err := json.NewEncoder(opts.stdout).Encode(VersionInfo{Version: opts.version, Commit: c.Commit, Dirty: c.Dirty,
 			Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, BuildID: id})
 		if err != nil {
 			return failed(fmt.Errorf("version: %w", err))
 		}
 		return nil
 	}
-	if dirty {
+	commit := c.Commit
+	if c.Dirty {
 		commit += " (dirty)"
+	}
+	if c.Note != "" {
+		commit += "\n        (" + c.Note + ")"
 	}
 	_, err := fmt.Fprintf(opts.stdout, "zbench %s\ncommit: %s\ngo: %s %s/%s\n",
 		opts.version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)

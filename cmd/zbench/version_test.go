@@ -11,19 +11,18 @@ import (
 
 func TestVersion(t *testing.T) {
 	tests := []struct {
-		commit string
-		dirty  bool
-		line   string
+		c    report.CommitStamp
+		line string
 	}{
-		{"0123456789abcdef", false, "commit: 0123456789abcdef"},
-		{"0123456789abcdef", true, "commit: 0123456789abcdef (dirty)"},
-		{report.Unknown, false, "commit: unknown"},
+		{report.CommitStamp{Commit: "0123456789abcdef"}, "commit: 0123456789abcdef"},
+		{report.CommitStamp{Commit: "0123456789abcdef", Dirty: true}, "commit: 0123456789abcdef (dirty)"},
+		{report.CommitStamp{Commit: report.Unknown, Note: "no stamp"}, "commit: unknown\n        (no stamp)"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
 		cmd := newVersionCmdWith(func(o *versionOptions) error {
 			o.version = "v1.2.3"
-			o.commit = func() (string, bool) { return tt.commit, tt.dirty }
+			o.commit = func() report.CommitStamp { return tt.c }
 			return runVersion(o)
 		})
 		cmd.SetArgs(nil)

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"sort"
 
-	"zbench/matrix"
 	"zbench/runner"
 )
 
@@ -40,18 +39,4 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// unavailable is an engine this binary was built without: it supports no
-// cell, giving reason.
-type unavailable struct {
-	name, reason string
-}
-
-func (u unavailable) Name() string { return u.name }
-
-func (u unavailable) Supports(matrix.Cell) (bool, string) { return false, u.reason }
-
-func (u unavailable) NewSocket(string, runner.SocketOptions) (runner.Socket, error) {
-	return nil, fmt.Errorf("engines: %s: %s", u.name, u.reason)
 }

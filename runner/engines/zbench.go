@@ -56,6 +56,12 @@ func (Zbench) NewSocket(kind string, o runner.SocketOptions) (runner.Socket, err
 	return zbenchSocket{s}, nil
 }
 
+// ZbenchSocket puts a socket of the embedded engine, made with whatever
+// options the caller needs, behind runner.Socket, as the adapter does its
+// own: for `zbench peer`, which drives one side of a benchmark against any
+// ZeroMQ peer with the runner's loops. The caller still owns s.
+func ZbenchSocket(s *engine.Socket) runner.Socket { return zbenchSocket{s} }
+
 // zbenchSocket puts an *engine.Socket behind runner.Socket; every call goes
 // straight through, so the hot path allocates only what the engine does.
 type zbenchSocket struct{ s *engine.Socket }
