@@ -261,10 +261,13 @@ func TestCompareEnvWarnings(t *testing.T) {
 	c := mustCompare(t, old, new, nil)
 	var got []string
 	for _, w := range c.Warnings {
-		if w.Code != WarnEnvDiffers {
+		switch w.Code {
+		case WarnEnvDiffers:
+			got = append(got, w.Message)
+		case WarnLowPower: // 4+4 runs of 6 cell-metrics
+		default:
 			t.Errorf("unexpected warning %+v", w)
 		}
-		got = append(got, w.Message)
 	}
 	want := []string{
 		"CPU model differs: old AMD EPYC 7B13, new Intel Xeon Gold 6338",

@@ -283,11 +283,7 @@ runs:
 			return failed(fmt.Errorf("writing the %s result set: %w", s.side.name, err))
 		}
 	}
-	c, err := report.Compare(baseRes, headRes, report.CompareOptions{
-		Metrics:  o.metrics,
-		OldLabel: "base " + base.label,
-		NewLabel: "head " + head.label,
-	})
+	c, err := report.Compare(baseRes, headRes, o.options("base "+base.label, "head "+head.label))
 	if err != nil {
 		return badInput(err)
 	}
