@@ -48,6 +48,7 @@ tripped; 2 bad input (flags, arguments, scenario file) and nothing was run.`,
 		newVersionCmd(),
 		newCompareCmd(),
 		newAbCmd(),
+		newCalibrateCmd(),
 	)
 	return root
 }
