@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"image/png"
 	"os"
 	"slices"
 	"strconv"
@@ -170,51 +169,6 @@ func TestBenchfmtParses(t *testing.T) {
 	}
 	if m := units.Get("p99-sec", "better"); m == nil || m.Value != "lower" {
 		t.Errorf("p99-sec better = %v, want lower", m)
-	}
-}
-
-func TestPlanCharts(t *testing.T) {
-	r := fixtureResult()
-	charts := PlanCharts(r.Cells)
-	var files []string
-	for _, c := range charts {
-		files = append(files, c.File)
-	}
-	want := []string{
-		"msgs_per_sec-zbench-pair-tcp-1.png", "rtt_p99_ns-zbench-pair-tcp-1.png",
-		"msgs_per_sec-zbench-pair-ipc-2.png", "rtt_p99_ns-zbench-pair-ipc-2.png",
-	}
-	if !slices.Equal(files, want) {
-		t.Fatalf("charts %v, want %v (no chart for cells without figures)", files, want)
-	}
-	tcp := charts[0]
-	var labels []string
-	for _, s := range tcp.series {
-		labels = append(labels, s.label)
-		for i := 1; i < len(s.points); i++ {
-			if s.points[i-1].size > s.points[i].size {
-				t.Errorf("series %s not sorted by size: %+v", s.label, s.points)
-			}
-		}
-	}
-	// The failed cell (1024, obs 1, batching off) has no line.
-	if !slices.Equal(labels, []string{"out_batch_size 8192", "out_batch_size 1"}) {
-		t.Errorf("tcp series %v", labels)
-	}
-	if p := tcp.series[0].points; len(p) != 2 || p[0].size != 32 || p[1].size != 1024 {
-		t.Errorf("tcp obs 8192 points %+v", p)
-	}
-
-	img, err := tcp.PNG()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(img))
-	if err != nil {
-		t.Fatalf("chart is not a PNG: %v", err)
-	}
-	if cfg.Width <= cfg.Height || cfg.Height < 200 {
-		t.Errorf("chart is %dx%d", cfg.Width, cfg.Height)
 	}
 }
 
