@@ -623,9 +623,12 @@ func TestSchemaOneReadAndDefinitionChanges(t *testing.T) {
 	if judged == 0 {
 		t.Error("rtt_p50_ns, whose definition did not change, was never judged")
 	}
-	// Gates never trip on a refused metric.
+	// Gates never trip on a refused metric, and say they could not judge it.
 	g := CheckGate(c, []Threshold{{Metric: MetricMsgsPerSec, Sign: -1, Pct: 0}})
 	if !g.Passed() {
 		t.Errorf("a gate tripped on a metric that was not judged: %+v", g.Violations)
+	}
+	if g.Judged() || len(g.NotJudged) == 0 || !strings.Contains(g.NotJudged[0].Reason, "its definition changed") {
+		t.Errorf("the gate does not list the refused metric as not judged: %+v", g.NotJudged)
 	}
 }

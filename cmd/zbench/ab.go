@@ -87,7 +87,8 @@ interrupt are still written.
 
 Exit status: 0 ok; 1 a revision does not build, a run could not be made, the
 run was interrupted, or the --fail-on gate tripped; 2 bad input (not in a git
-checkout, unknown revision, bad flags or scenario).
+checkout, unknown revision, bad flags or scenario), or a gated metric that
+could not be judged (see "zbench compare").
 
 Comparisons need at least 4 runs per side to judge a change: use --runs 6 or
 more (the quick profile has 3).`,
