@@ -21,6 +21,18 @@ import (
 // decides).
 const Alpha = 0.05
 
+// FDR is the false discovery rate a comparison controls across all the
+// cell-metrics it judges: the U tests' p-values are adjusted by the
+// Benjamini–Hochberg procedure, and a change passes the test when its
+// adjusted p-value (q) is at most FDR. Testing 216 cells × 6 metrics at
+// α = 0.05 each would flag dozens of unchanged cell-metrics by chance.
+const FDR = 0.05
+
+// DefaultMinEffectPct is the least change, in percent of the old median,
+// that a comparison counts as significant when no noise floor is given (or
+// the noise floor has no figure for the cell-metric).
+const DefaultMinEffectPct = 2.0
+
 // MinRunsToCompare is the least number of runs each side of a cell needs for
 // a change to be judged: with fewer, no ordering of the values can reach
 // p <= Alpha in the U test, so such a cell-metric is never significant.
@@ -61,6 +73,13 @@ const (
 	WarnSideIncomplete  = "side_incomplete"  // a result set lacks runs it should have
 	WarnWorkloadDiffers = "workload_differs" // a cell ran a different workload on each side
 	WarnTooFewToCompare = "too_few_runs"     // fewer than MinRunsToCompare runs on a side
+	WarnMetricMissing   = "metric_missing"   // a metric one side of a cell has and the other not
+	// WarnLowPower: with this many cell-metrics and runs, a change in one
+	// cell-metric alone cannot pass the FDR correction.
+	WarnLowPower = "low_power"
+	// WarnFloorEnvDiffers: the noise floor was calibrated in another
+	// environment (or with more runs) than the result sets compared.
+	WarnFloorEnvDiffers = "floor_env_differs"
 	// WarnDefinitionChanged: a metric's definition changed between the two
 	// sides' results schemas; it is shown, never judged.
 	WarnDefinitionChanged = "definition_changed"
@@ -76,6 +95,13 @@ type CompareOptions struct {
 	// OldLabel and NewLabel name the two sides for people, e.g. the paths
 	// given on the command line; "" means "old" and "new".
 	OldLabel, NewLabel string
+	// NoiseFloor, if not nil, is the A/A calibration whose per cell-metric
+	// floor a change must exceed to count (see Calibrate).
+	NoiseFloor *NoiseFloor
+	// MinEffectPct is the least change, in percent of the old median, that
+	// counts where the noise floor has no figure (or there is none); nil
+	// means DefaultMinEffectPct.
+	MinEffectPct *float64
 }
 
 // Comparison is the outcome of comparing two result sets: per cell present
@@ -86,8 +112,17 @@ type Comparison struct {
 	Alpha   float64  `json:"alpha"`
 	MinRuns int      `json:"min_runs"` // MinRunsToCompare
 	Metrics []string `json:"metrics"`
-	Old     Side     `json:"old"`
-	New     Side     `json:"new"`
+	// FDR is the false discovery rate controlled across the Tests judged
+	// cell-metrics (Benjamini–Hochberg).
+	FDR   float64 `json:"fdr"`
+	Tests int     `json:"tests"`
+	// MinEffectPct is the least change that counts where no noise floor
+	// applies.
+	MinEffectPct float64 `json:"min_effect_pct"`
+	// NoiseFloor describes the calibration used; nil without one.
+	NoiseFloor *FloorRef `json:"noise_floor,omitempty"`
+	Old        Side      `json:"old"`
+	New        Side      `json:"new"`
 	// Warnings concern the comparison as a whole: environments that
 	// differ, incomplete result sets.
 	Warnings []Warning `json:"warnings,omitempty"`
@@ -113,6 +148,17 @@ type Side struct {
 	SchemaVersion int `json:"schema_version"`
 	// Affinity is the CPU list the runs were allowed on.
 	Affinity string `json:"affinity"`
+}
+
+// FloorRef describes the noise floor a comparison used.
+type FloorRef struct {
+	Source  string    `json:"source"`
+	Created time.Time `json:"created"`
+	Commit  string    `json:"commit"`
+	Profile string    `json:"profile"`
+	Runs    int       `json:"runs"`
+	// Estimator says how the floor was computed.
+	Estimator string `json:"estimator"`
 }
 
 // CellRef names a cell of one side only.
@@ -156,20 +202,42 @@ type MetricChange struct {
 	// P is the Mann-Whitney U test's p-value (1 when the test cannot tell,
 	// e.g. every value of both sides is equal).
 	P float64 `json:"p_value"`
-	// Significant is P <= Alpha with at least MinRunsToCompare runs on each
-	// side.
+	// Q is P adjusted for the number of cell-metrics judged
+	// (Benjamini–Hochberg); 1 when not judged.
+	Q float64 `json:"q_value"`
+	// FloorPct is the change (in percent of the old median) the change
+	// must exceed to count: the cell-metric's noise floor, or the minimum
+	// effect (FloorFrom says which). Null when not judged.
+	FloorPct  *float64 `json:"floor_pct"`
+	FloorFrom string   `json:"floor_from,omitempty"`
+	// Significant is Q <= FDR and a change beyond FloorPct, with at least
+	// MinRunsToCompare runs on each side. A change whose old median is 0
+	// has no percentage and is judged by the test alone.
 	Significant bool `json:"significant"`
+	// WithinFloor is set when the test alone would call the change
+	// significant but it does not exceed FloorPct.
+	WithinFloor bool `json:"within_floor,omitempty"`
 	// Verdict is one of the Verdict* constants.
 	Verdict string `json:"verdict"`
 	// Reason says why the change was not judged ("" when it was).
 	Reason string `json:"reason,omitempty"`
 }
 
+// Where a change's floor comes from (MetricChange.FloorFrom).
+const (
+	FloorFromNoiseFloor = "noise_floor" // the calibration's figure for the cell-metric
+	FloorFromMinEffect  = "min_effect"  // CompareOptions.MinEffectPct
+)
+
 // Compare compares two result sets cell by cell, matching cells by ID. For
 // every cell both have and every metric of opts.Metrics both have, it
 // summarises each side's per-run values (only ok runs count) and tests them
-// with the Mann-Whitney U test (benchmath.AssumeNothing, as benchstat). It
-// fails only for an unknown metric name (wrapping ErrUnknownMetric).
+// with the Mann-Whitney U test (benchmath.AssumeNothing, as benchstat). The
+// p-values of all judged cell-metrics are adjusted together
+// (Benjamini–Hochberg, FDR); a change is significant when its adjusted
+// p-value is at most FDR and it exceeds its floor: the noise floor's figure
+// for the cell-metric, or the minimum effect. It fails for an unknown metric
+// name (wrapping ErrUnknownMetric) or a negative minimum effect.
 func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 	metrics := opts.Metrics
 	if metrics == nil {
@@ -180,15 +248,24 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 			return nil, fmt.Errorf("report: %w %q; known: %s", ErrUnknownMetric, name, strings.Join(MetricNames(), ", "))
 		}
 	}
+	minEffect := DefaultMinEffectPct
+	if opts.MinEffectPct != nil {
+		minEffect = *opts.MinEffectPct
+	}
+	if minEffect < 0 || math.IsNaN(minEffect) || math.IsInf(minEffect, 0) {
+		return nil, fmt.Errorf("report: minimum effect %g%%; allowed: a percentage >= 0", minEffect)
+	}
 	c := &Comparison{
-		Alpha:   Alpha,
-		MinRuns: MinRunsToCompare,
-		Metrics: slices.Clone(metrics),
-		Old:     sideOf(old, cmp.Or(opts.OldLabel, "old")),
-		New:     sideOf(new, cmp.Or(opts.NewLabel, "new")),
-		OnlyOld: []CellRef{},
-		OnlyNew: []CellRef{},
-		Cells:   []CellComparison{},
+		Alpha:        Alpha,
+		MinRuns:      MinRunsToCompare,
+		Metrics:      slices.Clone(metrics),
+		FDR:          FDR,
+		MinEffectPct: minEffect,
+		Old:          sideOf(old, cmp.Or(opts.OldLabel, "old")),
+		New:          sideOf(new, cmp.Or(opts.NewLabel, "new")),
+		OnlyOld:      []CellRef{},
+		OnlyNew:      []CellRef{},
+		Cells:        []CellComparison{},
 	}
 	c.Warnings = append(c.Warnings, envWarnings(c.Old, c.New)...)
 	for _, s := range []struct {
@@ -214,6 +291,12 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 		}
 	}
 
+	if nf := opts.NoiseFloor; nf != nil {
+		c.NoiseFloor = &FloorRef{Source: nf.Source, Created: nf.Created, Commit: cmp.Or(nf.Env.Commit, Unknown),
+			Profile: nf.Profile, Runs: nf.Runs, Estimator: nf.Estimator}
+		c.Warnings = append(c.Warnings, floorWarnings(nf, c.New, old, new)...)
+	}
+
 	oldVals, newVals := metricValues(old), metricValues(new)
 	for i := range new.Cells {
 		nc := &new.Cells[i]
@@ -230,7 +313,16 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 		tooFew := false
 		for _, name := range metrics {
 			ov, nv := oldVals[nc.ID][name], newVals[nc.ID][name]
+			if len(ov) == 0 && len(nv) == 0 {
+				continue // neither side measured it: not applicable to the cell
+			}
 			if len(ov) == 0 || len(nv) == 0 {
+				side := "new"
+				if len(ov) == 0 {
+					side = "old"
+				}
+				cc.Warnings = append(cc.Warnings, Warning{Code: WarnMetricMissing, Metric: name,
+					Message: fmt.Sprintf("%s was not measured on the %s side (no ok run has it): not compared", name, side)})
 				continue
 			}
 			mc := compareMetric(name, ov, nv)
@@ -254,7 +346,139 @@ func Compare(old, new *Result, opts CompareOptions) (*Comparison, error) {
 			c.OnlyOld = append(c.OnlyOld, CellRef{ID: oc.ID, Cell: oc.Cell})
 		}
 	}
+	c.decide(opts.NoiseFloor)
 	return c, nil
+}
+
+// decide adjusts the p-values of every judged cell-metric together
+// (Benjamini–Hochberg) and gives each its verdict: significant when q <=
+// FDR and the change exceeds its floor.
+func (c *Comparison) decide(nf *NoiseFloor) {
+	var judged []*MetricChange
+	var ps []float64
+	for i := range c.Cells {
+		for j := range c.Cells[i].Metrics {
+			mc := &c.Cells[i].Metrics[j]
+			mc.Q = 1
+			if mc.Reason == "" {
+				judged = append(judged, mc)
+				ps = append(ps, mc.P)
+			}
+		}
+	}
+	c.Tests = len(judged)
+	qs := BenjaminiHochberg(ps)
+	for i := range c.Cells {
+		cc := &c.Cells[i]
+		for j := range cc.Metrics {
+			mc := &cc.Metrics[j]
+			if mc.Reason != "" {
+				continue
+			}
+			floor, from := c.MinEffectPct, FloorFromMinEffect
+			if f, ok := nf.Floor(cc.ID, mc.Metric); ok {
+				floor, from = f, FloorFromNoiseFloor
+			}
+			mc.FloorPct, mc.FloorFrom = &floor, from
+		}
+	}
+	for k, mc := range judged {
+		mc.Q = qs[k]
+		passes := mc.Q <= c.FDR
+		beyond := mc.DeltaPct == nil || math.Abs(*mc.DeltaPct) > *mc.FloorPct
+		mc.Significant = passes && beyond
+		mc.WithinFloor = passes && !beyond
+		switch {
+		case !mc.Significant:
+			mc.Verdict = VerdictSame
+		case mc.Better == Informational || mc.New.Median == mc.Old.Median:
+			mc.Verdict = VerdictChanged
+		case (mc.New.Median > mc.Old.Median) == (mc.Better == HigherIsBetter):
+			mc.Verdict = VerdictBetter
+		default:
+			mc.Verdict = VerdictWorse
+		}
+	}
+	if w, ok := lowPowerWarning(c); ok {
+		c.Warnings = append(c.Warnings, w)
+	}
+}
+
+// BenjaminiHochberg returns the Benjamini–Hochberg adjusted p-values of ps
+// (in ps' order): q_i = min over j with p_j >= p_i of p_j·m/rank(p_j),
+// capped at 1. Declaring significant every test with q <= α controls the
+// false discovery rate at α for independent (or positively dependent)
+// tests.
+func BenjaminiHochberg(ps []float64) []float64 {
+	m := len(ps)
+	order := make([]int, m)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ps[a], ps[b]) })
+	qs := make([]float64, m)
+	running := 1.0
+	for r := m - 1; r >= 0; r-- {
+		i := order[r]
+		running = math.Min(running, ps[i]*float64(m)/float64(r+1))
+		qs[i] = running
+	}
+	return qs
+}
+
+// minUTestP is the smallest two-sided p-value the Mann-Whitney U test can
+// give for samples of n1 and n2 values without ties: 2 / C(n1+n2, n1).
+func minUTestP(n1, n2 int) float64 {
+	// log C(n1+n2, n1) through lgamma, to stay finite for many runs.
+	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x + 1)); return v }
+	return math.Min(1, 2*math.Exp(lg(n1)+lg(n2)-lg(n1+n2)))
+}
+
+// lowPowerWarning says when no change in a single cell-metric could pass
+// the FDR correction: the smallest p-value the runs allow is above FDR/m.
+func lowPowerWarning(c *Comparison) (Warning, bool) {
+	if c.Tests == 0 {
+		return Warning{}, false
+	}
+	n1, n2 := math.MaxInt, math.MaxInt
+	for _, cc := range c.Cells {
+		for _, mc := range cc.Metrics {
+			if mc.Reason == "" {
+				n1, n2 = min(n1, mc.Old.N), min(n2, mc.New.N)
+			}
+		}
+	}
+	best := minUTestP(n1, n2)
+	need := c.FDR / float64(c.Tests)
+	if best <= need {
+		return Warning{}, false
+	}
+	runs := n1
+	for minUTestP(runs, runs) > need {
+		runs++
+	}
+	return Warning{Code: WarnLowPower, Message: fmt.Sprintf(
+		"%d cell-metrics are judged together (false discovery rate %g): a change in one cell-metric alone needs p <= %.2g, "+
+			"and %d+%d runs cannot give less than p = %.2g, so only changes seen in several cells can be flagged; "+
+			"use --runs %d or more, or fewer cells or metrics", c.Tests, c.FDR, need, n1, n2, best, runs)}, true
+}
+
+// floorWarnings lists why a noise floor may not fit the result sets
+// compared: another environment, or fewer runs than it was calibrated for.
+func floorWarnings(nf *NoiseFloor, newSide Side, old, new *Result) []Warning {
+	var ws []Warning
+	cal := Side{Env: nf.Env, Affinity: nf.Affinity}
+	for _, w := range envWarnings(cal, newSide) {
+		w.Code = WarnFloorEnvDiffers
+		w.Message = "noise floor: " + strings.Replace(strings.Replace(w.Message, "old ", "calibration ", 1), "new ", "compared ", 1)
+		ws = append(ws, w)
+	}
+	if runs := min(old.Invocation.Runs, new.Invocation.Runs); runs > 0 && runs < nf.Runs {
+		ws = append(ws, Warning{Code: WarnFloorEnvDiffers, Message: fmt.Sprintf(
+			"noise floor: calibrated with %d runs per side, compared with %d: medians of fewer runs move more than the floor says",
+			nf.Runs, runs)})
+	}
+	return ws
 }
 
 // definitionChanged says whether the named metric means different things
@@ -272,7 +496,8 @@ func definitionChanged(name string, a, b int) (string, bool) {
 }
 
 // compareMetric summarises and tests one metric of one cell; ov and nv are
-// the per-run values of each side (at least one each).
+// the per-run values of each side (at least one each). It sets Reason when
+// the change cannot be judged; decide gives the verdict.
 func compareMetric(name string, ov, nv []float64) MetricChange {
 	m, _ := MetricByName(name)
 	mc := MetricChange{
@@ -294,21 +519,8 @@ func compareMetric(name string, ov, nv []float64) MetricChange {
 	mc.P = res.P
 	if len(ov) < MinRunsToCompare || len(nv) < MinRunsToCompare {
 		mc.Reason = fmt.Sprintf("too few runs (%d old, %d new; need %d per side)", len(ov), len(nv), MinRunsToCompare)
-		return mc
 	}
-	mc.Significant = res.P <= res.Alpha
-	if !mc.Significant {
-		mc.Verdict = VerdictSame
-		return mc
-	}
-	switch {
-	case mc.Better == Informational || mc.New.Median == mc.Old.Median:
-		mc.Verdict = VerdictChanged
-	case (mc.New.Median > mc.Old.Median) == (mc.Better == HigherIsBetter):
-		mc.Verdict = VerdictBetter
-	default:
-		mc.Verdict = VerdictWorse
-	}
+	// The verdict waits for every cell-metric's test (Comparison.decide).
 	return mc
 }
 
@@ -560,13 +772,30 @@ type Gate struct {
 	// Violations are the significant changes beyond a threshold, in the
 	// comparison's cell order, then threshold order.
 	Violations []Violation `json:"violations"`
-	// Unjudged counts the cell-metrics under a threshold that could not be
-	// judged (too few runs), so could not trip the gate.
+	// Unjudged counts the gated cell-metrics that could not be judged
+	// (len(NotJudged)).
 	Unjudged int `json:"unjudged"`
+	// NotJudged are the gated cell-metrics that could not be judged, so
+	// could not trip the gate: too few runs, a definition that changed
+	// between the results schemas, or a metric one side did not measure.
+	NotJudged []NotJudged `json:"not_judged"`
+}
+
+// NotJudged is a gated cell-metric that could not be judged, and why.
+type NotJudged struct {
+	Cell string `json:"cell"`
+	// Label is the cell in one phrase, as the comparison's tables name it.
+	Label  string `json:"label"`
+	Metric string `json:"metric"`
+	Reason string `json:"reason"`
 }
 
 // Passed reports whether no threshold was passed.
 func (g *Gate) Passed() bool { return len(g.Violations) == 0 }
+
+// Judged reports whether every gated cell-metric was judged. A gate that
+// passed without judging them all has not shown that nothing regressed.
+func (g *Gate) Judged() bool { return len(g.NotJudged) == 0 }
 
 // Violation is one significant change beyond its threshold.
 type Violation struct {
@@ -575,34 +804,51 @@ type Violation struct {
 	Threshold Threshold `json:"threshold"`
 	DeltaPct  float64   `json:"delta_pct"`
 	P         float64   `json:"p_value"`
+	Q         float64   `json:"q_value"`
 	OldMedian float64   `json:"old_median"`
 	NewMedian float64   `json:"new_median"`
 	cell      matrix.Cell
 }
 
-// CheckGate checks every cell of c against thresholds: a cell-metric trips
-// its threshold when its change is significant and goes beyond it in the bad
-// direction. A change whose old median is 0 has no percentage and never
-// trips.
+// CheckGate checks every cell both sides have against thresholds: a
+// cell-metric trips its threshold when its change is significant and goes
+// beyond it in the bad direction. A change whose old median is 0 has no
+// percentage and never trips. A gated metric that could not be judged in a
+// cell (too few runs, its definition changed, one side did not measure it)
+// is listed in NotJudged; a metric neither side measured in a cell (e.g.
+// engine telemetry of an engine without it) does not apply there.
 func CheckGate(c *Comparison, thresholds []Threshold) *Gate {
-	g := &Gate{Thresholds: slices.Clone(thresholds), Violations: []Violation{}}
+	g := &Gate{Thresholds: slices.Clone(thresholds), Violations: []Violation{}, NotJudged: []NotJudged{}}
+	a := axesOf(c)
 	for _, cc := range c.Cells {
 		for _, t := range thresholds {
 			mc, ok := cc.Change(t.Metric)
 			if !ok {
+				for _, w := range cc.Warnings {
+					if w.Code == WarnMetricMissing && w.Metric == t.Metric {
+						g.NotJudged = append(g.NotJudged, NotJudged{Cell: cc.ID, Label: a.label(cc.Cell), Metric: t.Metric, Reason: w.Message})
+					}
+				}
 				continue
 			}
 			if mc.Reason != "" {
-				g.Unjudged++
+				g.NotJudged = append(g.NotJudged, NotJudged{Cell: cc.ID, Label: a.label(cc.Cell), Metric: t.Metric, Reason: mc.Reason})
 				continue
 			}
 			if !mc.Significant || mc.DeltaPct == nil || !t.Trips(*mc.DeltaPct) {
 				continue
 			}
 			g.Violations = append(g.Violations, Violation{Cell: cc.ID, Metric: t.Metric, Threshold: t,
-				DeltaPct: *mc.DeltaPct, P: mc.P, OldMedian: mc.Old.Median, NewMedian: mc.New.Median, cell: cc.Cell})
+				DeltaPct: *mc.DeltaPct, P: mc.P, Q: mc.Q, OldMedian: mc.Old.Median, NewMedian: mc.New.Median, cell: cc.Cell})
 		}
 	}
+	if len(c.Cells) == 0 {
+		for _, t := range thresholds {
+			g.NotJudged = append(g.NotJudged, NotJudged{Label: "every cell", Metric: t.Metric,
+				Reason: "no cell is in both result sets (compare results of the same cells)"})
+		}
+	}
+	g.Unjudged = len(g.NotJudged)
 	return g
 }
 
@@ -613,7 +859,10 @@ type Tally struct {
 	Worse     int `json:"worse"`
 	Changed   int `json:"changed"`   // significant, informational
 	Unchanged int `json:"unchanged"` // judged, not significant
-	Unjudged  int `json:"unjudged"`  // too few runs
+	// WithinFloor counts the unchanged whose test alone was significant
+	// but whose change did not exceed the floor.
+	WithinFloor int `json:"within_floor"`
+	Unjudged    int `json:"unjudged"` // too few runs, or a definition that changed
 }
 
 // Tally counts c's cell-metrics by outcome.
@@ -633,6 +882,9 @@ func (c *Comparison) Tally() Tally {
 				t.Changed++
 			default:
 				t.Unchanged++
+				if mc.WithinFloor {
+					t.WithinFloor++
+				}
 			}
 		}
 	}

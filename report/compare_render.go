@@ -2,10 +2,12 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,14 +167,44 @@ func pText(p float64) string {
 	return strconv.FormatFloat(p, 'f', 3, 64)
 }
 
+// qText is the adjusted p-value, "" when the change was not judged.
+func qText(mc MetricChange) string {
+	if mc.Reason != "" {
+		return ""
+	}
+	return pText(mc.Q)
+}
+
+// floorText is the change a cell-metric had to exceed: "3.1%" from the
+// noise floor, "2%" the minimum effect ("2%*" when a noise floor is in use
+// but has no figure for it); "" when not judged.
+func floorText(c *Comparison, mc MetricChange) string {
+	if mc.FloorPct == nil {
+		return ""
+	}
+	s := strconv.FormatFloat(*mc.FloorPct, 'f', 1, 64) + "%"
+	if mc.FloorFrom == FloorFromMinEffect {
+		s = strconv.FormatFloat(*mc.FloorPct, 'f', -1, 64) + "%"
+		if c.NoiseFloor != nil {
+			s += "*"
+		}
+	}
+	return s
+}
+
 // runsText is "6+6": the runs each side's figures come from.
 func runsText(mc MetricChange) string { return fmt.Sprintf("%d+%d", mc.Old.N, mc.New.N) }
 
-// noteText is the verdict, or why the change was not judged.
+// noteText is the verdict, or why the change was not judged, or that the
+// test alone would have called it significant.
 func noteText(mc MetricChange) string {
 	switch {
 	case mc.Reason != "":
 		return mc.Reason
+	case mc.WithinFloor && mc.FloorFrom == FloorFromNoiseFloor:
+		return "within the noise floor"
+	case mc.WithinFloor:
+		return "below the minimum effect"
 	case mc.Verdict == VerdictSame:
 		return ""
 	}
@@ -210,9 +242,13 @@ func tallyText(c *Comparison) string {
 	if t.Changed > 0 {
 		parts = append(parts, fmt.Sprintf("%d changed (informational)", t.Changed))
 	}
-	parts = append(parts, fmt.Sprintf("%d unchanged", t.Unchanged))
+	unchanged := fmt.Sprintf("%d unchanged", t.Unchanged)
+	if t.WithinFloor > 0 {
+		unchanged += fmt.Sprintf(" (%d of them significant by the test alone but within the floor)", t.WithinFloor)
+	}
+	parts = append(parts, unchanged)
 	if t.Unjudged > 0 {
-		parts = append(parts, fmt.Sprintf("%d not judged (fewer than %d runs on a side)", t.Unjudged, c.MinRuns))
+		parts = append(parts, fmt.Sprintf("%d not judged (too few runs or a changed definition; see the rows)", t.Unjudged))
 	}
 	return fmt.Sprintf("%s, %d cell-metrics: %s", plural(len(c.Cells), "cell"), t.Total, strings.Join(parts, ", "))
 }
@@ -226,9 +262,29 @@ func plural(n int, noun string) string {
 }
 
 func methodText(c *Comparison) string {
-	return fmt.Sprintf("Mann-Whitney U test of the per-run values, α = %g, at least %d runs per side; "+
-		"\"~\" = no significant change; ±x%% = 95%% confidence interval of the median (±∞ with too few runs for one).",
-		c.Alpha, c.MinRuns)
+	floor := fmt.Sprintf("a minimum effect of %s%%", strconv.FormatFloat(c.MinEffectPct, 'f', -1, 64))
+	if c.NoiseFloor != nil {
+		floor = fmt.Sprintf("the cell-metric's noise floor from zbench calibrate (%s where the calibration has none, marked *)",
+			strconv.FormatFloat(c.MinEffectPct, 'f', -1, 64)+"%")
+	}
+	return fmt.Sprintf("Mann-Whitney U test of the per-run values (p), at least %d runs per side; p adjusted across the %d "+
+		"cell-metrics judged (Benjamini–Hochberg, false discovery rate %g: q). A change is significant when q <= %g and it "+
+		"exceeds its floor: %s. \"~\" = no significant change; ±x%% = 95%% confidence interval of the median (±∞ with too "+
+		"few runs for one).", c.MinRuns, c.Tests, c.FDR, c.FDR, floor)
+}
+
+// floorSourceText is one line about the noise floor in use, "" without one.
+func floorSourceText(c *Comparison) string {
+	f := c.NoiseFloor
+	if f == nil {
+		return ""
+	}
+	parts := []string{cmp.Or(f.Source, "(given)"), "calibrated " + formatTime(f.Created), "commit " + ShortCommit(f.Commit)}
+	if f.Profile != "" {
+		parts = append(parts, "profile "+f.Profile)
+	}
+	parts = append(parts, fmt.Sprintf("%d runs per side", f.Runs))
+	return strings.Join(parts, ", ")
 }
 
 func thresholdsText(ts []Threshold) string {
@@ -241,22 +297,43 @@ func thresholdsText(ts []Threshold) string {
 
 // violationText is one line about a tripped threshold.
 func violationText(v Violation, a cellAxes) string {
-	return fmt.Sprintf("%s: %s %+.2f%% (threshold %s; p=%s; %s → %s)", a.label(v.cell), v.Metric, v.DeltaPct,
-		strings.TrimPrefix(v.Threshold.String(), v.Metric+":"), pText(v.P),
+	return fmt.Sprintf("%s: %s %+.2f%% (threshold %s; q=%s; %s → %s)", a.label(v.cell), v.Metric, v.DeltaPct,
+		strings.TrimPrefix(v.Threshold.String(), v.Metric+":"), pText(v.Q),
 		FormatMetric(v.Metric, v.OldMedian), FormatMetric(v.Metric, v.NewMedian))
 }
 
-func gateHeadline(g *Gate, c *Comparison) string {
-	var s string
-	if g.Passed() {
-		s = fmt.Sprintf("gate %s: passed", thresholdsText(g.Thresholds))
-	} else {
-		s = fmt.Sprintf("gate %s: FAILED, %d significant change(s) beyond a threshold", thresholdsText(g.Thresholds), len(g.Violations))
+func gateHeadline(g *Gate) string {
+	switch {
+	case !g.Passed() && !g.Judged():
+		return fmt.Sprintf("gate %s: FAILED, %d significant change(s) beyond a threshold; %d gated cell-metric(s) could not be judged",
+			thresholdsText(g.Thresholds), len(g.Violations), len(g.NotJudged))
+	case !g.Passed():
+		return fmt.Sprintf("gate %s: FAILED, %d significant change(s) beyond a threshold", thresholdsText(g.Thresholds), len(g.Violations))
+	case !g.Judged():
+		return fmt.Sprintf("gate %s: NOT JUDGED, could not judge %d gated cell-metric(s); no change beyond a threshold among the rest",
+			thresholdsText(g.Thresholds), len(g.NotJudged))
 	}
-	if g.Unjudged > 0 {
-		s += fmt.Sprintf(" (%d gated cell-metric(s) not judged: fewer than %d runs on a side)", g.Unjudged, c.MinRuns)
+	return fmt.Sprintf("gate %s: passed", thresholdsText(g.Thresholds))
+}
+
+// notJudgedText is one line about a gated cell-metric that could not be
+// judged.
+func notJudgedText(n NotJudged) string {
+	return fmt.Sprintf("could not judge %s: %s: %s", n.Label, n.Metric, n.Reason)
+}
+
+// NotJudgedSummary says in one line which gated cell-metrics could not be
+// judged and why, naming at most limit of them; "" when all were judged.
+func (g *Gate) NotJudgedSummary(limit int) string {
+	var items []string
+	for i, n := range g.NotJudged {
+		if i == limit {
+			items = append(items, fmt.Sprintf("and %d more", len(g.NotJudged)-limit))
+			break
+		}
+		items = append(items, fmt.Sprintf("%s: %s: %s", n.Label, n.Metric, n.Reason))
 	}
-	return s
+	return strings.Join(items, "; ")
 }
 
 // cellNotes lists cell warnings a table does not show (the too-few-runs
@@ -283,16 +360,19 @@ func WriteCompareText(w io.Writer, c *Comparison, g *Gate) error {
 	a := axesOf(c)
 	fmt.Fprintf(bw, "old: %s: %s\n", c.Old.Label, sideText(c.Old))
 	fmt.Fprintf(bw, "new: %s: %s\n", c.New.Label, sideText(c.New))
+	if f := floorSourceText(c); f != "" {
+		fmt.Fprintf(bw, "noise floor: %s\n", f)
+	}
 	for _, wn := range c.Warnings {
 		fmt.Fprintf(bw, "warning: %s\n", wn.Message)
 	}
 	bw.WriteString("\n" + methodText(c) + "\n")
 
 	for _, metric := range c.Metrics {
-		header := append(a.headers(), "old", "new", "delta", "p", "runs", "note")
+		header := append(a.headers(), "old", "new", "delta", "p", "q", "floor", "runs", "note")
 		right := make([]bool, len(header))
 		for i, h := range header {
-			right[i] = h == "size" || h == "out_batch" || h == "sockets" || h == "old" || h == "new" || h == "delta" || h == "p"
+			right[i] = slices.Contains([]string{"size", "out_batch", "sockets", "old", "new", "delta", "p", "q", "floor"}, h)
 		}
 		rows := [][]string{header}
 		for _, cc := range c.Cells {
@@ -301,7 +381,7 @@ func WriteCompareText(w io.Writer, c *Comparison, g *Gate) error {
 				continue
 			}
 			rows = append(rows, append(a.values(cc.Cell), statFigure(metric, mc.Old), statFigure(metric, mc.New),
-				deltaText(mc), pText(mc.P), runsText(mc), noteText(mc)))
+				deltaText(mc), pText(mc.P), qText(mc), floorText(c, mc), runsText(mc), noteText(mc)))
 		}
 		fmt.Fprintf(bw, "\n%s\n", metricHeading(metric))
 		if len(rows) == 1 {
@@ -334,9 +414,12 @@ func WriteCompareText(w io.Writer, c *Comparison, g *Gate) error {
 
 	fmt.Fprintf(bw, "\n%s\n", tallyText(c))
 	if g != nil {
-		fmt.Fprintf(bw, "%s\n", gateHeadline(g, c))
+		fmt.Fprintf(bw, "%s\n", gateHeadline(g))
 		for _, v := range g.Violations {
 			fmt.Fprintf(bw, "  %s\n", violationText(v, a))
+		}
+		for _, n := range g.NotJudged {
+			fmt.Fprintf(bw, "  %s\n", notJudgedText(n))
 		}
 	}
 	return bw.Flush()
@@ -359,6 +442,9 @@ func WriteCompareMarkdown(w io.Writer, c *Comparison, g *Gate) error {
 	row("Profile", c.Old.Profile, c.New.Profile)
 	row("Runs per cell", strconv.Itoa(c.Old.Runs), strconv.Itoa(c.New.Runs))
 	bw.WriteString("\n")
+	if f := floorSourceText(c); f != "" {
+		fmt.Fprintf(bw, "Noise floor: %s\n\n", mdEscape(f))
+	}
 	for _, wn := range c.Warnings {
 		fmt.Fprintf(bw, "> **Warning:** %s\n>\n", mdEscape(wn.Message))
 	}
@@ -367,19 +453,25 @@ func WriteCompareMarkdown(w io.Writer, c *Comparison, g *Gate) error {
 	}
 
 	if g != nil {
-		if g.Passed() {
-			fmt.Fprintf(bw, "**Gate passed** (`%s`)", thresholdsText(g.Thresholds))
-		} else {
+		switch {
+		case !g.Passed():
 			fmt.Fprintf(bw, "**Gate failed** (`%s`): %d significant change(s) beyond a threshold", thresholdsText(g.Thresholds), len(g.Violations))
+		case !g.Judged():
+			fmt.Fprintf(bw, "**Gate not judged** (`%s`): no change beyond a threshold among the cell-metrics judged", thresholdsText(g.Thresholds))
+		default:
+			fmt.Fprintf(bw, "**Gate passed** (`%s`)", thresholdsText(g.Thresholds))
 		}
-		if g.Unjudged > 0 {
-			fmt.Fprintf(bw, "; %d gated cell-metric(s) not judged (fewer than %d runs on a side)", g.Unjudged, c.MinRuns)
+		if !g.Judged() {
+			fmt.Fprintf(bw, "; could not judge %d gated cell-metric(s)", len(g.NotJudged))
 		}
 		bw.WriteString("\n\n")
 		for _, v := range g.Violations {
 			fmt.Fprintf(bw, "- %s\n", mdEscape(violationText(v, a)))
 		}
-		if len(g.Violations) > 0 {
+		for _, n := range g.NotJudged {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(notJudgedText(n)))
+		}
+		if len(g.Violations)+len(g.NotJudged) > 0 {
 			bw.WriteString("\n")
 		}
 	}
@@ -391,15 +483,15 @@ func WriteCompareMarkdown(w io.Writer, c *Comparison, g *Gate) error {
 		for _, mc := range cc.Metrics {
 			if mc.Significant {
 				sig = append(sig, []string{a.label(cc.Cell), mc.Metric, statFigure(mc.Metric, mc.Old),
-					statFigure(mc.Metric, mc.New), deltaText(mc), pText(mc.P), mc.Verdict})
+					statFigure(mc.Metric, mc.New), deltaText(mc), pText(mc.Q), floorText(c, mc), mc.Verdict})
 			}
 		}
 	}
 	if len(sig) == 0 {
 		bw.WriteString("None.\n")
 	} else {
-		writeMDTable(bw, []string{"cell", "metric", "old", "new", "delta", "p", "verdict"},
-			[]bool{false, false, true, true, true, true, false}, sig)
+		writeMDTable(bw, []string{"cell", "metric", "old", "new", "delta", "q", "floor", "verdict"},
+			[]bool{false, false, true, true, true, true, true, false}, sig)
 	}
 
 	for _, only := range []struct {
@@ -424,16 +516,16 @@ func WriteCompareMarkdown(w io.Writer, c *Comparison, g *Gate) error {
 	fmt.Fprintf(bw, "\n<details><summary>All cells and metrics</summary>\n")
 	for _, metric := range c.Metrics {
 		fmt.Fprintf(bw, "\n#### %s\n\n", mdEscape(metricHeading(metric)))
-		header := append(a.headers(), "old", "new", "delta", "p", "runs", "note")
+		header := append(a.headers(), "old", "new", "delta", "p", "q", "floor", "runs", "note")
 		right := make([]bool, len(header))
 		for i, h := range header {
-			right[i] = h == "size" || h == "out_batch" || h == "sockets" || h == "old" || h == "new" || h == "delta" || h == "p" || h == "runs"
+			right[i] = slices.Contains([]string{"size", "out_batch", "sockets", "old", "new", "delta", "p", "q", "floor", "runs"}, h)
 		}
 		var rows [][]string
 		for _, cc := range c.Cells {
 			if mc, ok := cc.Change(metric); ok {
 				rows = append(rows, append(a.values(cc.Cell), statFigure(metric, mc.Old), statFigure(metric, mc.New),
-					deltaText(mc), pText(mc.P), runsText(mc), noteText(mc)))
+					deltaText(mc), pText(mc.P), qText(mc), floorText(c, mc), runsText(mc), noteText(mc)))
 			}
 		}
 		if len(rows) == 0 {
@@ -494,7 +586,11 @@ type CompareEntry struct {
 	NewN          int      `json:"new_n"`
 	DeltaPct      *float64 `json:"delta_pct"`
 	PValue        float64  `json:"p_value"`
+	QValue        float64  `json:"q_value"`
+	FloorPct      *float64 `json:"floor_pct"`
+	FloorFrom     string   `json:"floor_from,omitempty"`
 	Significant   bool     `json:"significant"`
+	WithinFloor   bool     `json:"within_floor,omitempty"`
 	Verdict       string   `json:"verdict"`
 	Reason        string   `json:"reason,omitempty"`
 }
@@ -509,6 +605,10 @@ type CellWarning struct {
 type CompareDocument struct {
 	Alpha        float64        `json:"alpha"`
 	MinRuns      int            `json:"min_runs"`
+	FDR          float64        `json:"fdr"`
+	Tests        int            `json:"tests"`
+	MinEffectPct float64        `json:"min_effect_pct"`
+	NoiseFloor   *FloorRef      `json:"noise_floor,omitempty"`
 	Metrics      []string       `json:"metrics"`
 	Old          Side           `json:"old"`
 	New          Side           `json:"new"`
@@ -531,7 +631,8 @@ type GateDocument struct {
 // Document flattens c (and g, which may be nil) into its JSON form.
 func (c *Comparison) Document(g *Gate) CompareDocument {
 	d := CompareDocument{
-		Alpha: c.Alpha, MinRuns: c.MinRuns, Metrics: c.Metrics, Old: c.Old, New: c.New,
+		Alpha: c.Alpha, MinRuns: c.MinRuns, FDR: c.FDR, Tests: c.Tests, MinEffectPct: c.MinEffectPct, NoiseFloor: c.NoiseFloor,
+		Metrics: c.Metrics, Old: c.Old, New: c.New,
 		Warnings: c.Warnings, Tally: c.Tally(), Entries: []CompareEntry{}, CellWarnings: []CellWarning{},
 		OnlyOld: c.OnlyOld, OnlyNew: c.OnlyNew,
 	}
@@ -550,7 +651,8 @@ func (c *Comparison) Document(g *Gate) CompareDocument {
 				OldMedian: mc.Old.Median, NewMedian: mc.New.Median,
 				OldCILow: mc.Old.CILow, OldCIHigh: mc.Old.CIHigh, NewCILow: mc.New.CILow, NewCIHigh: mc.New.CIHigh,
 				OldN: mc.Old.N, NewN: mc.New.N,
-				DeltaPct: mc.DeltaPct, PValue: mc.P, Significant: mc.Significant, Verdict: mc.Verdict, Reason: mc.Reason,
+				DeltaPct: mc.DeltaPct, PValue: mc.P, QValue: mc.Q, FloorPct: mc.FloorPct, FloorFrom: mc.FloorFrom,
+				Significant: mc.Significant, WithinFloor: mc.WithinFloor, Verdict: mc.Verdict, Reason: mc.Reason,
 			})
 		}
 	}

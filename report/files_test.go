@@ -36,8 +36,8 @@ func TestWriteDir(t *testing.T) {
 		t.Errorf("dir = %s, want %s", dir, want)
 	}
 	files := listDir(t, dir)
-	want := []string{MarkdownFile, BenchmarkFile, "msgs_per_sec-zbench-pair-ipc-2.png", "msgs_per_sec-zbench-pair-tcp-1.png",
-		ResultsJSONFile, "rtt_p99_ns-zbench-pair-ipc-2.png", "rtt_p99_ns-zbench-pair-tcp-1.png"}
+	want := []string{MarkdownFile, BenchmarkFile, "chart-cpu_ns_per_msg.png", "chart-msgs_per_sec.png", "chart-rss_bytes.png",
+		"chart-rtt_p50_ns.png", "chart-rtt_p99_ns.png", ResultsJSONFile}
 	if !slices.Equal(files, want) {
 		t.Errorf("files %v, want %v (and no temporary files)", files, want)
 	}

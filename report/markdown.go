@@ -152,7 +152,9 @@ func writeMarkdown(w io.Writer, r *Result, charts []Chart, loads []LoadGroup, me
 	writeNotes(bw, r.Cells, r.Samples)
 
 	if len(charts) > 0 {
-		bw.WriteString("\n## Charts\n")
+		bw.WriteString("\n## Charts\n\nOne figure per metric, against message size: a panel per protocol and socket count, all on one y axis " +
+			"(logarithmic where the values span a decade or more); a line per setting through the medians of the runs, " +
+			"with a band (a bar for a single size) from the smallest to the largest run.\n")
 		for _, ch := range charts {
 			fmt.Fprintf(bw, "\n![%s](%s)\n", mdEscape(ch.Title), ch.File)
 		}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestMemoryPictures(t *testing.T) {
 		if s.Cell != first.Cell.ID || s.Status != sample.StatusOK {
 			continue
 		}
-		if v, _ := metricOf(MetricMsgsPerSec, &s); abs(v-med.Median) < abs(got-med.Median) {
+		if v, _ := metricOf(MetricMsgsPerSec, &s); math.Abs(v-med.Median) < math.Abs(got-med.Median) {
 			t.Errorf("run %d (%v msg/s) is nearer the median %v than the chosen run %d (%v)", s.Run, v, med.Median, first.Run, got)
 		}
 	}
@@ -59,11 +60,4 @@ func TestMemoryPictures(t *testing.T) {
 	if pics := MemoryPictures(fixtureResult()); len(pics) != 0 {
 		t.Errorf("%d pictures without any series", len(pics))
 	}
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

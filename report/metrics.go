@@ -25,7 +25,8 @@ type Metric struct {
 	Unit string
 	// Better says whether higher or lower values are an improvement.
 	Better Better
-	// BenchUnit is the unit written in benchmark_result.txt, e.g. "p99-ns".
+	// BenchUnit is the metric's unit for benchmark_result.txt, e.g.
+	// "p99-ns"; the file has it in base units (BenchfmtUnit: "p99-sec").
 	BenchUnit string
 	// Doc is a one-line definition, repeated in the Markdown legend.
 	Doc string

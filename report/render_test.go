@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"image/png"
 	"os"
 	"slices"
 	"strconv"
@@ -85,14 +84,16 @@ func TestBenchfmtParses(t *testing.T) {
 	for _, c := range append(fr.Cells, lr.Cells...) {
 		cells = append(cells, c.Cell)
 	}
-	r := NewResult(fr.Invocation, fr.Env, nil, cells, append(fr.Samples, lr.Samples...))
+	inv := fr.Invocation
+	inv.Incomplete, inv.IncompleteReasons = false, nil // NewResult says why again
+	r := NewResult(inv, fr.Env, nil, cells, append(fr.Samples, lr.Samples...))
 	var b bytes.Buffer
 	if err := WriteBenchfmt(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	wantUnits := map[string]bool{}
 	for _, m := range Metrics {
-		wantUnits[m.BenchUnit] = true
+		wantUnits[BenchfmtUnit(m)] = true
 	}
 	type line struct {
 		name  string
@@ -108,16 +109,16 @@ func TestBenchfmtParses(t *testing.T) {
 		case *benchfmt.Result:
 			l := line{name: rec.Name.String(), iters: rec.Iters}
 			for _, v := range rec.Values {
-				u := v.Unit
 				if v.OrigUnit != "" {
-					u = v.OrigUnit
+					t.Errorf("%s: the reader rescaled %g %s to %s: not written in a base unit", rec.Name, v.OrigValue, v.OrigUnit, v.Unit)
 				}
-				l.units = append(l.units, u)
+				l.units = append(l.units, v.Unit)
 			}
 			if len(lines) == 0 {
 				for key, want := range map[string]string{"goos": "linux", "goarch": "amd64", "pkg": "zbench",
 					"cpu": "AMD EPYC 7B13", "commit": fixedEnv().Commit, "dirty": "true", "zbench-version": "v0.1.0",
-					"go": "go1.26.8", "kernel": "Linux 6.8.0-45-generic", "affinity": "0-1", "gomaxprocs": "2", "profile": "quick"} {
+					"go": "go1.26.8", "kernel": "Linux 6.8.0-45-generic", "affinity": "0-1", "gomaxprocs": "2", "profile": "quick",
+					"incomplete": "true", "incomplete-reason": "3 of 40 runs failed or timed out; 1 of 14 cells have no run"} {
 					if got := rec.GetConfig(key); got != want {
 						t.Errorf("config %s = %q, want %q", key, got, want)
 					}
@@ -151,7 +152,7 @@ func TestBenchfmtParses(t *testing.T) {
 		var want []string
 		for _, m := range Metrics {
 			if _, ok := m.Read(&s); ok {
-				want = append(want, m.BenchUnit)
+				want = append(want, BenchfmtUnit(m))
 			}
 		}
 		if !slices.Equal(l.units, want) {
@@ -166,7 +167,7 @@ func TestBenchfmtParses(t *testing.T) {
 			t.Errorf("unit %s on no line", u)
 		}
 	}
-	for _, u := range []string{"msgs/s", "MB/s", "p50-ns", "p99-ns", "p99.9-ns", "cpu-%", "cpu-ns/msg", "rss-B", "msgs/write"} {
+	for _, u := range []string{"msgs/s", "B/s", "p50-sec", "p99-sec", "p99.9-sec", "cpu-%", "cpu-sec/msg", "rss-B", "msgs/write", "gc-pause-sec"} {
 		if !wantUnits[u] {
 			t.Errorf("unit %s not in the registry", u)
 		}
@@ -175,53 +176,8 @@ func TestBenchfmtParses(t *testing.T) {
 	if m := units.Get("msgs/s", "better"); m == nil || m.Value != "higher" {
 		t.Errorf("msgs/s better = %v, want higher", m)
 	}
-	if m := units.Get("p99-ns", "better"); m == nil || m.Value != "lower" {
-		t.Errorf("p99-ns better = %v, want lower", m)
-	}
-}
-
-func TestPlanCharts(t *testing.T) {
-	r := fixtureResult()
-	charts := PlanCharts(r.Cells)
-	var files []string
-	for _, c := range charts {
-		files = append(files, c.File)
-	}
-	want := []string{
-		"msgs_per_sec-zbench-pair-tcp-1.png", "rtt_p99_ns-zbench-pair-tcp-1.png",
-		"msgs_per_sec-zbench-pair-ipc-2.png", "rtt_p99_ns-zbench-pair-ipc-2.png",
-	}
-	if !slices.Equal(files, want) {
-		t.Fatalf("charts %v, want %v (no chart for cells without figures)", files, want)
-	}
-	tcp := charts[0]
-	var labels []string
-	for _, s := range tcp.series {
-		labels = append(labels, s.label)
-		for i := 1; i < len(s.points); i++ {
-			if s.points[i-1].size > s.points[i].size {
-				t.Errorf("series %s not sorted by size: %+v", s.label, s.points)
-			}
-		}
-	}
-	// The failed cell (1024, obs 1, batching off) has no line.
-	if !slices.Equal(labels, []string{"out_batch_size 8192", "out_batch_size 1"}) {
-		t.Errorf("tcp series %v", labels)
-	}
-	if p := tcp.series[0].points; len(p) != 2 || p[0].size != 32 || p[1].size != 1024 {
-		t.Errorf("tcp obs 8192 points %+v", p)
-	}
-
-	img, err := tcp.PNG()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(img))
-	if err != nil {
-		t.Fatalf("chart is not a PNG: %v", err)
-	}
-	if cfg.Width <= cfg.Height || cfg.Height < 200 {
-		t.Errorf("chart is %dx%d", cfg.Width, cfg.Height)
+	if m := units.Get("p99-sec", "better"); m == nil || m.Value != "lower" {
+		t.Errorf("p99-sec better = %v, want lower", m)
 	}
 }
 

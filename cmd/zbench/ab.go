@@ -88,7 +88,8 @@ interrupt are still written.
 
 Exit status: 0 ok; 1 a revision does not build, a run could not be made, the
 run was interrupted, or the --fail-on gate tripped; 2 bad input (not in a git
-checkout, unknown revision, bad flags or scenario).
+checkout, unknown revision, bad flags or scenario), or a gated metric that
+could not be judged (see "zbench compare").
 
 Comparisons need at least 4 runs per side to judge a change: use --runs 6 or
 more (the quick profile has 6).`,
@@ -292,11 +293,7 @@ runs:
 			return failed(fmt.Errorf("writing the %s result set: %w", s.side.name, err))
 		}
 	}
-	c, err := report.Compare(baseRes, headRes, report.CompareOptions{
-		Metrics:  o.metrics,
-		OldLabel: "base " + base.label,
-		NewLabel: "head " + head.label,
-	})
+	c, err := report.Compare(baseRes, headRes, o.options("base "+base.label, "head "+head.label))
 	if err != nil {
 		return badInput(err)
 	}

@@ -258,7 +258,7 @@ func TestABGate(t *testing.T) {
 		t.Run(fmt.Sprint(c.rate), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "ab")
 			code, stdout, stderr := abCmd(t, context.Background(), repo, t.TempDir(), &abFake{headRate: c.rate},
-				"--base", "HEAD~1", "--head", "HEAD", "--scenarios", scen, "--runs", "4", "--out", out, "--fail-on", "msgs_per_sec:-5%")
+				"--base", "HEAD~1", "--head", "HEAD", "--scenarios", scen, "--runs", "6", "--out", out, "--fail-on", "msgs_per_sec:-5%")
 			if code != c.code {
 				t.Fatalf("head at %gx: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", c.rate, code, c.code, stdout, stderr)
 			}

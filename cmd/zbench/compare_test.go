@@ -131,7 +131,8 @@ func TestCompareFormats(t *testing.T) {
 	new := writeResult(t, synthResult(1.2e6, 3, 0))
 
 	code, stdout, stderr := zbench("compare", old, new, "--format", "json", "--metrics", "msgs_per_sec", "--fail-on", "rtt_p99_ns:+10%")
-	if code != exitOK {
+	// The gate could not judge its metric in either cell (3 new runs).
+	if code != exitBadInput || !strings.Contains(stderr, "could not judge 2 gated cell-metric(s)") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var doc report.CompareDocument
@@ -147,8 +148,8 @@ func TestCompareFormats(t *testing.T) {
 			t.Errorf("3 new runs judged: %+v", e)
 		}
 	}
-	if doc.Gate == nil || !doc.Gate.Passed || doc.Gate.Unjudged != 2 {
-		t.Errorf("gate %+v, want passed with 2 unjudged", doc.Gate)
+	if doc.Gate == nil || !doc.Gate.Passed || doc.Gate.Unjudged != 2 || len(doc.Gate.NotJudged) != 2 {
+		t.Errorf("gate %+v, want no violation and 2 unjudged", doc.Gate)
 	}
 
 	code, stdout, _ = zbench("compare", old, new, "--format", "md")
@@ -174,5 +175,88 @@ func TestCompareFlagsReachRun(t *testing.T) {
 	}
 	if len(got.thresholds) != 1 || got.thresholds[0].String() != "rtt_p50_ns:+3%" {
 		t.Errorf("thresholds %v", got.thresholds)
+	}
+}
+
+// A gate exits 2, saying why, when a gated metric could not be judged in a
+// cell both sides have; a regression elsewhere still exits 1.
+func TestCompareGateCannotJudge(t *testing.T) {
+	old := writeResult(t, synthResult(1e6, 6, 0))
+
+	// Schema 1 against the same figures in schema 2: msgs_per_sec's
+	// definition changed.
+	v1 := synthResult(1e6, 6, 0)
+	v1.SchemaVersion = 1
+	v1Dir := writeResult(t, v1)
+	v2, err := report.ReadResult(v1Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2.SchemaVersion = report.SchemaVersion
+	v2Dir := writeResult(t, v2)
+
+	noTelemetry := synthResult(1e6, 6, 1)
+	for i := range noTelemetry.Samples {
+		noTelemetry.Samples[i].Engine = sample.Telemetry{}
+	}
+	slowNoTelemetry := synthResult(0.8e6, 6, 0)
+	for i := range slowNoTelemetry.Samples {
+		slowNoTelemetry.Samples[i].Engine = sample.Telemetry{}
+	}
+	allFailed := synthResult(1e6, 6, 1)
+	for i := range allFailed.Samples {
+		if allFailed.Samples[i].Cell == cmpCells[1].ID() {
+			allFailed.Samples[i].Status, allFailed.Samples[i].Error = sample.StatusFailed, "worker exited with status 2"
+		}
+	}
+	allFailed = report.NewResult(allFailed.Invocation, allFailed.Env, nil, cmpCells, allFailed.Samples)
+	otherCells := synthResult(1e6, 6, 1)
+	for i := range otherCells.Samples {
+		otherCells.Samples[i].Cell += "-renamed"
+	}
+	for i := range otherCells.Cells {
+		otherCells.Cells[i].ID += "-renamed"
+	}
+
+	cases := []struct {
+		name     string
+		old, new string
+		failOn   string
+		code     int
+		stderr   []string
+	}{
+		{"too few runs", old, writeResult(t, synthResult(1e6, 3, 1)), "msgs_per_sec:-5%", exitBadInput,
+			[]string{"could not judge 2 gated cell-metric(s)", "msgs_per_sec: too few runs (6 old, 3 new; need 4 per side)"}},
+		{"definition changed", v1Dir, v2Dir, "msgs_per_sec:-5%", exitBadInput,
+			[]string{"could not judge 2 gated cell-metric(s)", "its definition changed"}},
+		{"missing on one side", old, writeResult(t, noTelemetry), "msgs_per_write:-5%", exitBadInput,
+			[]string{"could not judge 2 gated cell-metric(s)", "msgs_per_write was not measured on the new side"}},
+		{"every run of a cell failed", old, writeResult(t, allFailed), "rtt_p99_ns:+10%", exitBadInput,
+			[]string{"could not judge 1 gated cell-metric(s)", "ipc · 32 B", "rtt_p99_ns was not measured on the new side"}},
+		{"no common cell", old, writeResult(t, otherCells), "rtt_p99_ns:+10%", exitBadInput,
+			[]string{"could not judge 1 gated cell-metric(s)", "no cell is in both result sets"}},
+		{"not gated, not judged: no exit 2", old, writeResult(t, synthResult(1e6, 3, 1)), "", exitOK, nil},
+		{"regression beside an unjudged metric", old, writeResult(t, slowNoTelemetry), "msgs_per_sec:-5%,msgs_per_write:-5%", exitFailed,
+			[]string{"regression gate tripped: 2 significant change(s)", "it could not judge 2 more gated cell-metric(s)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"compare", c.old, c.new}
+			if c.failOn != "" {
+				args = append(args, "--fail-on", c.failOn)
+			}
+			code, stdout, stderr := zbench(args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, c.code, stdout, stderr)
+			}
+			for _, s := range c.stderr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+				}
+			}
+			if c.code != exitOK && !strings.Contains(stdout, "could not judge") {
+				t.Errorf("the rendered gate does not say it was not judged:\n%s", stdout)
+			}
+		})
 	}
 }

@@ -66,6 +66,7 @@ tripped; 2 bad input (flags, arguments, scenario file) and nothing was run.`,
 		newVersionCmd(),
 		newCompareCmd(),
 		newAbCmd(),
+		newCalibrateCmd(),
 	)
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [command]",

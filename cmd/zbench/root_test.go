@@ -17,7 +17,7 @@ func TestCommandLineErrors(t *testing.T) {
 		args []string
 		want []string // parts of stderr
 	}{
-		{[]string{"bogus"}, []string{`unknown command "bogus"; allowed: ab, compare, completion, env, expand, peer, run, version`}},
+		{[]string{"bogus"}, []string{`unknown command "bogus"; allowed: ab, calibrate, compare, completion, env, expand, peer, run, version`}},
 		{[]string{"runn"}, []string{`unknown command "runn"`, "did you mean run?"}},
 		{[]string{"help", "bogus"}, []string{`unknown command "bogus"`}},
 		{[]string{"run", "--runs", "abc"}, []string{`--runs "abc": allowed: an integer >= 1`}},
