@@ -16,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"zbench/runner/sample"
 )
 
 // LoadThresholdNs is the latency the latency-under-load summary reports the
@@ -333,6 +335,10 @@ func writeLoadSection(bw *bufio.Writer, cells []CellResult, drawn []LoadGroup) {
 		"Figures are medians over runs; **behind** counts the runs whose sender could not keep the schedule.\n")
 	for _, g := range groups {
 		fmt.Fprintf(bw, "\n### %s\n\n", mdEscape(g.key.title()))
+		if g.roundTrips() {
+			bw.WriteString("The sides ran on hosts that share no clock: these are open-loop **round trips**, every message echoed " +
+				"by the receiver and timed by the sender from its intended send time to the echo's arrival.\n\n")
+		}
 		for _, x := range g.Crossings() {
 			if x.Below == 0 && x.AtOrAbove == 0 {
 				continue // no p99 at any rate: the table and the n/a line say so
@@ -361,6 +367,18 @@ func writeLoadSection(bw *bufio.Writer, cells []CellResult, drawn []LoadGroup) {
 			fmt.Fprintf(bw, "\nLatency n/a: %s.\n", mdEscape(na))
 		}
 	}
+}
+
+// roundTrips reports whether the group's open-loop figures are round trips.
+func (g LoadGroup) roundTrips() bool {
+	for _, s := range g.settings {
+		for _, c := range s.points {
+			if c.LoadKind == sample.LoadRoundTrip {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // behindText counts the ok runs of c whose sender fell behind its schedule.

@@ -125,6 +125,9 @@ type CellResult struct {
 	// measured, if so.
 	LoadBehind int    `json:"load_behind,omitempty"`
 	LoadNA     string `json:"load_na,omitempty"`
+	// LoadKind is sample.LoadRoundTrip when the open-loop figures are
+	// round trips (sides on hosts that share no clock).
+	LoadKind string `json:"load_kind,omitempty"`
 	// Metrics maps stable metric names (see Metrics) to their summary. A
 	// metric no ok run carried is absent.
 	Metrics  map[string]Stat `json:"metrics"`
@@ -213,6 +216,7 @@ func aggregateCell(c matrix.Cell, samples []sample.Sample, idx []int) CellResult
 				cr.LoadBehind++
 			}
 			cr.LoadNA = cmp.Or(cr.LoadNA, l.NA)
+			cr.LoadKind = cmp.Or(cr.LoadKind, l.Kind)
 		}
 	}
 	problems := 0

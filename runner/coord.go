@@ -258,7 +258,11 @@ func (co *coordinator) assemble(s *sample.Sample) error {
 	if l := co.reports[PhaseLatency][0].Latency; l != nil {
 		s.Latency = *l
 	}
-	if l := rx.Load; l != nil && c.Rate > 0 {
+	load := rx.Load
+	if tx.Load != nil {
+		load = tx.Load // open-loop round trips, timed by the sender
+	}
+	if l := load; l != nil && c.Rate > 0 {
 		ld := *l
 		ld.MaxLagNs, ld.Unsent = tx.ScheduleLagNs, tx.Unsent
 		if phase := tx.LastIntended - tx.FirstSend; tx.LastIntended > 0 {
@@ -512,7 +516,7 @@ func RunCell(ctx context.Context, eng Engine, c matrix.Cell, o CellOptions) (sam
 		drain(tx)
 		drain(rx)
 	}()
-	co := &coordinator{cell: c, tx: tx, rx: rx}
+	co := &coordinator{cell: c, tx: tx, rx: rx, separateClocks: o.SeparateClocks}
 	prof := &profiler{jp: o.Profile}
 	var profErr error
 	co.onePhase = func(ph string) func() sample.Usage {

@@ -139,12 +139,16 @@ func (sd *side) streamPaced(e *end, count int64, dur time.Duration, t0 int64, ma
 // receiveTimed is the receiver's side of an open-loop stream: receive as
 // receive does, and record every message's latency from its intended send
 // time into h (nil when the messages cannot carry it).
-func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Histogram) (PhaseReport, error) {
+//
+// With echo (open-loop round trips, for sides on different hosts) it sends
+// every message, and the end marker, straight back to the sender, which
+// times them on its own clock; it records nothing itself.
+func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Histogram, echo bool) (PhaseReport, error) {
 	var r PhaseReport
 	size, rate := sd.cell.Size, sd.cell.Rate
 	rx := e.streamRx
 	for {
-		kind, body, code, _, err := rx.read()
+		kind, body, code, from, err := rx.read()
 		if err != nil {
 			return r, err
 		}
@@ -152,6 +156,9 @@ func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Hist
 		if kind == msgCtl {
 			if code != marker {
 				continue
+			}
+			if echo {
+				return r, e.repTx.sendCtl(from, marker)
 			}
 			return r, nil
 		}
@@ -163,6 +170,13 @@ func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Hist
 		}
 		r.LastRecv = now
 		r.Received++
+		if echo {
+			if err := e.repTx.sendData(from, body); err != nil {
+				return r, err
+			}
+			r.Sent++
+			continue
+		}
 		if h == nil {
 			continue
 		}
@@ -174,6 +188,66 @@ func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Hist
 		}
 		_ = h.RecordValue(min(max(now-intended, histLowestNs), histHighestNs))
 	}
+}
+
+// streamPacedEchoed is streamPaced for sides on different hosts: the
+// receiver echoes every message, and the sender times each one from its
+// intended send time to the echo's arrival, on its own clock alone: an
+// open-loop round trip. Echoes are read by a goroutine of their own while
+// the schedule runs; the phase ends when the echoed end marker is back.
+func (sd *side) streamPacedEchoed(e *end, count int64, dur time.Duration, marker byte, peerSeen <-chan struct{}, h *hdrhistogram.Histogram) (PhaseReport, error) {
+	t0 := Mono() + int64(scheduleLead)
+	size, rate := sd.cell.Size, sd.cell.Rate
+	type echoes struct {
+		n   int64
+		err error
+	}
+	done := make(chan echoes, 1)
+	go func() {
+		var got echoes
+		for {
+			kind, body, code, _, err := e.repRx.read()
+			if err != nil {
+				got.err = err
+				break
+			}
+			now := Mono()
+			if kind == msgCtl {
+				if code == marker {
+					break
+				}
+				continue
+			}
+			if len(body) != size {
+				got.err = fmt.Errorf("%w: echo of %d bytes, want %d", ErrWrongSize, len(body), size)
+				break
+			}
+			got.n++
+			if h == nil {
+				continue
+			}
+			var intended int64
+			if size >= intendedBytes {
+				intended = int64(binary.LittleEndian.Uint64(body[seqBytes:]))
+			} else {
+				intended = intendedAt(t0, rate, int64(binary.LittleEndian.Uint64(body)))
+			}
+			_ = h.RecordValue(min(max(now-intended, histLowestNs), histHighestNs))
+		}
+		if got.err != nil {
+			sd.fail(e, got.err) // unblocks the sender below
+		}
+		done <- got
+	}()
+	r, err := sd.streamPaced(e, count, dur, t0, marker, peerSeen)
+	got := <-done
+	if err == nil {
+		err = got.err
+	}
+	if err == nil && got.n != r.Sent {
+		err = fmt.Errorf("%w: %d echoes of %d messages", ErrLostMessages, got.n, r.Sent)
+	}
+	return r, err
 }
 
 // loadOf merges the pairs' latency histograms into the run's Load.

@@ -266,14 +266,25 @@ func (sd *side) phase(name string, at int64, peerSeen <-chan struct{}, seen func
 	case name == PhaseLatency && sd.role == sample.RoleSender:
 		l := latencyOf(hists)
 		r.Latency = &l
-	case name == PhaseThroughput && sd.role == sample.RoleReceiver && sd.cell.Rate > 0:
+	case name == PhaseThroughput && sd.cell.Rate > 0 && sd.echoedLoad() && sd.role == sample.RoleSender:
+		r.Load = loadOf(sd.cell.Rate, hists)
+		r.Load.Kind = sample.LoadRoundTrip
+		r.Load.NA = loadNA(sd.cell.Size)
+	case name == PhaseThroughput && sd.role == sample.RoleReceiver && sd.cell.Rate > 0 && !sd.echoedLoad():
 		r.Load = loadOf(sd.cell.Rate, hists)
 		r.Load.NA = loadNA(sd.cell.Size)
 		if sd.opts.SeparateClocks {
-			r.Load.NA = errSeparateClocks
+			r.Load.NA = errSeparateClocks + "; the round trips are not measured on a pattern that may drop messages"
 		}
 	}
 	return r, nil
+}
+
+// echoedLoad says whether an open-loop phase times round trips rather than
+// one-way latency: the sides run on different hosts (no clock they share)
+// and the pattern delivers every message, so every one can be echoed.
+func (sd *side) echoedLoad() bool {
+	return sd.opts.SeparateClocks && !patternSpecs[sd.cell.Pattern].lossy
 }
 
 // histogramFor says whether this side records a histogram in the phase:
@@ -282,8 +293,11 @@ func (sd *side) histogramFor(phase string) bool {
 	switch {
 	case phase == PhaseLatency:
 		return sd.role == sample.RoleSender
-	case phase == PhaseThroughput && sd.cell.Rate > 0:
-		return sd.role == sample.RoleReceiver && loadNA(sd.cell.Size) == "" && !sd.opts.SeparateClocks
+	case phase == PhaseThroughput && sd.cell.Rate > 0 && loadNA(sd.cell.Size) == "":
+		if sd.echoedLoad() {
+			return sd.role == sample.RoleSender
+		}
+		return sd.role == sample.RoleReceiver && !sd.opts.SeparateClocks
 	}
 	return false
 }
@@ -331,12 +345,14 @@ func (sd *side) run(phase string, at int64, e *end, peerSeen <-chan struct{}, se
 				return sd.roundTrips(e, count, dur, nil)
 			}
 			return sd.echo(e)
+		case send && sd.cell.Rate > 0 && sd.echoedLoad():
+			return sd.streamPacedEchoed(e, count, dur, ctlStreamEnd, peerSeen, h)
 		case send && sd.cell.Rate > 0:
 			return sd.streamPaced(e, count, dur, at, ctlStreamEnd, peerSeen)
 		case send:
 			return sd.stream(e, count, dur, ctlStreamEnd, peerSeen)
 		case sd.cell.Rate > 0:
-			r, err := sd.receiveTimed(e, at, ctlStreamEnd, h)
+			r, err := sd.receiveTimed(e, at, ctlStreamEnd, h, sd.echoedLoad())
 			if err == nil {
 				seen()
 			}

@@ -235,3 +235,26 @@ func TestRunCellOpenLoopSmallMessages(t *testing.T) {
 		t.Errorf("%d messages delivered and %d unsent, want the 2000 scheduled", s.Throughput.Messages, s.Load.Unsent)
 	}
 }
+
+// Sides that share no clock (on different hosts) time open-loop round trips
+// instead: every message is echoed and timed by the sender, from its
+// intended send time to the echo, on the sender's clock alone; the rate is
+// timed on the receiver's clock.
+func TestRunCellOpenLoopRoundTripsWithoutASharedClock(t *testing.T) {
+	for _, size := range []int{12, 64} { // sequence number only; and with the intended time
+		c := fakeCell(matrix.PatternPushPull, 2)
+		c.Size, c.Rate = size, 5000
+		c.Workload.ThroughputMessages = 500
+		s, err := runFake(t, newFakeEngine(), c, runner.CellOptions{SeparateClocks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := s.Load
+		if l == nil || l.Kind != sample.LoadRoundTrip || l.NA != "" || l.Messages != 1000 || l.P50Ns <= 0 || l.MaxNs < l.P50Ns {
+			t.Errorf("%d B: load %+v, want 1000 open-loop round trips", size, l)
+		}
+		if s.Throughput.Clock != "receiver" || s.Throughput.Messages != 1000 {
+			t.Errorf("%d B: throughput %+v, want 1000 messages timed on the receiver's clock", size, s.Throughput)
+		}
+	}
+}

@@ -203,6 +203,10 @@ profiles:
     protocol: [tcp]
     size: [32]
     throughput_duration: 4s
+  load:
+    protocol: [tcp]
+    size: [32]
+    rate: [20000]
 `
 
 // The sender here, the receiver on another host over SSH (a namespace
@@ -262,6 +266,18 @@ func TestTwoHosts(t *testing.T) {
 	}
 	if left := th.remoteWorkers(); len(left) != 0 {
 		t.Errorf("remote workers left running: %v", left)
+	}
+	// Open loop across hosts: round trips from the intended send times,
+	// timed on the sender's clock.
+	outLoad := filepath.Join(th.dir, "results-load")
+	loadArgs := append([]string{"run", "--profile", "load", "--runs", "1"}, hostArgs...)
+	loadArgs[indexOf(loadArgs, "--out")+1] = outLoad
+	if code, stdout, stderr := th.run(ctx, loadArgs...); code != 0 {
+		t.Fatalf("load: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if s := readResultsJSON(t, outLoad).Samples[0]; s.Status != sample.StatusOK || s.Load == nil ||
+		s.Load.Kind != sample.LoadRoundTrip || s.Load.Messages == 0 || s.Load.P99Ns <= 0 {
+		t.Errorf("open loop across hosts: %s %s, load %+v", s.Status, s.Error, s.Load)
 	}
 	// The same matrix over loopback, both sides in the sender's namespace,
 	// for the figures beside the link's.

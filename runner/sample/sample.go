@@ -124,6 +124,11 @@ type Latency struct {
 // every message it delays (no coordinated omission). Times are the host's
 // monotonic clock, which both processes share.
 type Load struct {
+	// Kind is what was timed: LoadOneWay (the default, "") from the intended
+	// send time to the receiver's receive, or LoadRoundTrip from the
+	// intended send time to the sender's receipt of the receiver's echo,
+	// when the sides run on hosts that share no clock.
+	Kind string `json:"kind,omitempty"`
 	// Rate is the schedule, messages per second per pair.
 	Rate int `json:"rate"`
 	// Messages is how many latencies were recorded.
@@ -149,6 +154,12 @@ type Load struct {
 	// sequence number); the other fields are then zero.
 	NA string `json:"na,omitempty"`
 }
+
+// Kinds of Load.
+const (
+	LoadOneWay    = ""
+	LoadRoundTrip = "round trip"
+)
 
 // Resources are the whole-run totals the parent measures from every
 // worker's rusage: CPU of all workers, the sum of their peak RSS.
