@@ -75,7 +75,9 @@ func runEngine(t *testing.T, eng runner.Engine, protocols []string, tweak func(*
 					want *= 2
 				}
 				want -= tp.Dropped
-				if tp.Messages != want || tp.Messages == 0 || tp.MsgsPerSec <= 0 {
+				// A fixed count this small is over in milliseconds: the
+				// runner reports such a phase as a problem, not a rate.
+				if tp.Messages != want || tp.Messages == 0 || (tp.MsgsPerSec <= 0 && tp.Problem == "") {
 					t.Errorf("throughput %+v, want %d messages", tp, want)
 				}
 				if got := s.Latency.RoundTrips; got != int64(c.Sockets*c.Workload.LatencyRoundTrips) || s.Latency.RTTP50Ns <= 0 {
