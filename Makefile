@@ -18,8 +18,14 @@ COUNT     ?= 5
 
 all: build
 
+## build: bin/zbench, and with libzmq also bin/zbench-libzmq-side, the C side program of the
+## libzmq-c engine (plain C, the same loops as the libzmq engine: runner/engines/libzmq_loops.h)
+SIDE_BIN := bin/zbench-libzmq-side
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
+ifeq ($(HAVE_LIBZMQ),yes)
+	$(CC) -O2 -Wall -Wextra -pthread -I runner/engines -o $(SIDE_BIN) tools/libzmq-thr/zb_side.c $$(pkg-config --cflags --libs libzmq)
+endif
 
 ## run: the quick profile of scenarios.yaml on the embedded engine; results in results/latest
 run: build
