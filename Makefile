@@ -38,8 +38,10 @@ run-engines:
 	$(GO) build -tags libzmq -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
 	$(PIN) ./$(BIN) run --profile engines $(RUN_FLAGS)
 
-## libzmq-reference: two plain libzmq processes (tools/libzmq-thr, PUSH -> PULL), 32 B and 1 KiB
-## over tcp, msg/s per run and the median: what the libzmq engine's msg/s is checked against
+## libzmq-reference: two plain libzmq processes in libzmq's own perf-tool style (tools/libzmq-thr):
+## throughput PUSH -> PULL (msg/s) and latency PAIR round trips (RTT p50, mean), 32 B and 1 KiB
+## over tcp, per run and the median over RUNS (5), pinned by CPUS (0,1; or SENDER:RECEIVER, 0:1):
+## what the libzmq engine's figures are checked against, besides the libzmq-c row
 libzmq-reference:
 	CPUS="$${CPUS-0,1}" tools/libzmq-thr/run.sh
 
