@@ -658,15 +658,19 @@ static int serve(void)
 			*rest++ = 0;
 		else
 			rest = line + n;
-		if (strcmp(line, "bind") == 0) {
-			if (cfg.sender)
-				fail("runner: side protocol: sender side cannot bind");
-			do_bind();
-		} else if (strcmp(line, "connect") == 0) {
-			if (!cfg.sender)
-				fail("runner: side protocol: receiver side cannot connect");
-			do_connect(rest);
+		if (strcmp(line, "bind") == 0 || strcmp(line, "connect") == 0) {
+			int bind = line[0] == 'b';
+			if (bind == cfg.sender)
+				fail("runner: side protocol: %s side cannot %s", cfg.sender ? "sender" : "receiver", line);
+			if (ends[0].nsock != 0)
+				fail("runner: side protocol: a second %s", line);
+			if (bind)
+				do_bind();
+			else
+				do_connect(rest);
 		} else if (strcmp(line, "begin") == 0) {
+			if (ends[0].nsock == 0)
+				fail("runner: side protocol: begin %s before %s", rest, cfg.sender ? "connect" : "bind");
 			do_begin(phase_of(rest));
 		} else if (strcmp(line, "peer-seen") == 0) {
 			phase_of(rest); /* nothing here repeats a marker: only checked */
