@@ -24,8 +24,14 @@ COUNT     ?= 5
 
 all: build
 
+## build: bin/zbench, and with libzmq also bin/zbench-libzmq-side, the C side program of the
+## libzmq-c engine (plain C, the same loops as the libzmq engine: runner/engines/libzmq_loops.h)
+SIDE_BIN := bin/zbench-libzmq-side
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
+ifeq ($(HAVE_LIBZMQ),yes)
+	$(CC) -O2 -Wall -Wextra -pthread -I runner/engines -o $(SIDE_BIN) tools/libzmq-thr/zb_side.c $$(pkg-config --cflags --libs libzmq)
+endif
 
 ## install: zbench into $(go env GOBIN), else $(go env GOPATH)/bin, with the scenario file built in
 ## (it runs from any directory); says so when that directory is not on PATH
@@ -47,8 +53,10 @@ run-engines:
 	$(GO) build -tags libzmq -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
 	$(PIN) ./$(BIN) run --profile engines $(RUN_FLAGS)
 
-## libzmq-reference: two plain libzmq processes (tools/libzmq-thr, PUSH -> PULL), 32 B and 1 KiB
-## over tcp, msg/s per run and the median: what the libzmq engine's msg/s is checked against
+## libzmq-reference: two plain libzmq processes in libzmq's own perf-tool style (tools/libzmq-thr):
+## throughput PUSH -> PULL (msg/s) and latency PAIR round trips (RTT p50, mean), 32 B and 1 KiB
+## over tcp, per run and the median over RUNS (5), pinned by CPUS (0,1; or SENDER:RECEIVER, 0:1):
+## what the libzmq engine's figures are checked against, besides the libzmq-c row
 libzmq-reference:
 	CPUS="$${CPUS-0,1}" tools/libzmq-thr/run.sh
 

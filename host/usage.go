@@ -13,17 +13,26 @@ type Usage struct {
 }
 
 // SelfUsage reads getrusage(RUSAGE_SELF): CPU time of every thread of this
-// process, and its peak resident set.
+// process, and its peak resident set: its own (see PeakRSS) where the
+// system tells it, ru_maxrss otherwise.
 func SelfUsage() (Usage, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return Usage{}, err
 	}
-	return usageOf(&ru), nil
+	u := usageOf(&ru)
+	if runtime.GOOS == "linux" {
+		if p, err := PeakRSS(); err == nil {
+			u.PeakRSSBytes = p
+		}
+	}
+	return u, nil
 }
 
 // ChildUsage reads what the kernel measured of an exited child, from
-// os.ProcessState.SysUsage(); false when it holds no rusage.
+// os.ProcessState.SysUsage(); false when it holds no rusage. Its
+// PeakRSSBytes is ru_maxrss, which on Linux includes the parent's peak at
+// the child's exec (see PeakRSS): a child should report its own.
 func ChildUsage(sys any) (Usage, bool) {
 	ru, ok := sys.(*syscall.Rusage)
 	if !ok || ru == nil {

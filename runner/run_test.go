@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -391,16 +392,42 @@ func TestRunMemorySeries(t *testing.T) {
 		grew := sd.SeriesPeakRSSBytes - pts[0].RSSBytes
 		switch sd.Role {
 		case sample.RoleReceiver:
-			if grew < 90<<20 {
-				t.Errorf("receiver: series grew %d MiB, want the 100 MiB it took", grew>>20)
+			// Most of the 100 MiB: the runtime may have returned other free
+			// memory to the system meanwhile.
+			if grew < 60<<20 {
+				t.Errorf("receiver: series grew %d MiB, want about the 100 MiB it took", grew>>20)
 			}
 			if sd.PeakRSSBytes < sd.SeriesPeakRSSBytes-(2<<20) {
 				t.Errorf("receiver: rusage peak %d below the series' %d", sd.PeakRSSBytes, sd.SeriesPeakRSSBytes)
 			}
 		case sample.RoleSender:
-			if grew > 50<<20 {
+			if grew > 30<<20 {
 				t.Errorf("sender: series grew %d MiB without taking anything", grew>>20)
 			}
+		}
+	}
+}
+
+// A worker's peak RSS is its own: a process started by exec inherits its
+// parent's peak in ru_maxrss on Linux, so a parent holding 200 MiB would
+// make every small worker look as large.
+func TestRunPeakRSSIsTheWorkersOwn(t *testing.T) {
+	held := make([]byte, 200<<20)
+	for i := 0; i < len(held); i += 4096 {
+		held[i] = 1
+	}
+	res, err := runner.Run(context.Background(), []matrix.Cell{pairCell(matrix.PatternPair, matrix.ProtocolTCP, 64)}, fakeOptions(t, 1))
+	runtime.KeepAlive(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Samples[0]
+	if s.Status != sample.StatusOK {
+		t.Fatalf("%s: %s", s.Status, s.Error)
+	}
+	for _, sd := range s.Sides {
+		if sd.PeakRSSBytes <= 0 || sd.PeakRSSBytes > 120<<20 {
+			t.Errorf("%s: peak RSS %d MiB, want its own (tens of MiB), not this 200 MiB parent's", sd.Role, sd.PeakRSSBytes>>20)
 		}
 	}
 }

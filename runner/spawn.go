@@ -337,7 +337,12 @@ func (o *Options) startSide(ctx context.Context, c matrix.Cell, run int, role st
 		if err != nil {
 			return nil, fmt.Errorf("%s side: %w", role, err)
 		}
-		return startProc(name, path, args, o.Env, cpus, o.StderrLimit)
+		p, err := startProc(name, path, args, o.Env, cpus, o.StderrLimit)
+		if err != nil {
+			return nil, err
+		}
+		p.label = role + " side"
+		return p, nil
 	}
 	var jp *JobProfile
 	if dest == "" {
@@ -420,10 +425,12 @@ func (o *Options) addUsage(s *sample.Sample, procs []*proc) {
 		if len(procs) == 2 {
 			sd = &s.Sides[1-i]
 		}
-		// A worker on another host reported its own totals; this host only
-		// saw the ssh client.
+		// CPU from the kernel's accounting of the exited worker, unless it
+		// ran on another host (this host only saw the ssh client). The peak
+		// RSS is the one the worker reported of itself (VmHWM): the
+		// rusage's ru_maxrss of a child includes its parent's peak.
 		if u, ok := p.usage(); ok && !p.remote {
-			sd.UserCPUNs, sd.SysCPUNs, sd.PeakRSSBytes = int64(u.User), int64(u.Sys), u.PeakRSSBytes
+			sd.UserCPUNs, sd.SysCPUNs = int64(u.User), int64(u.Sys)
 		}
 		r.UserCPUNs += sd.UserCPUNs
 		r.SysCPUNs += sd.SysCPUNs

@@ -10,6 +10,8 @@ package engines
 #include <string.h>
 #include <zmq.h>
 
+#include "libzmq_loops.h"
+
 // ZMQ_OUT_BATCH_SIZE is a draft socket option of libzmq 4.3: its header
 // defines it only with ZMQ_BUILD_DRAFT_API, and a library built without the
 // draft API refuses it (EINVAL).
@@ -18,15 +20,22 @@ package engines
 // ZB_BATCH bounds the frames one zb_recv call takes out of libzmq.
 #define ZB_BATCH 64
 
-// zb_rx is a socket's receive state, in C memory: the frames of the last
-// zb_recv, still owned by libzmq's messages until the next call.
+// zb_rx is a socket's state in C memory: the frames of the last zb_recv,
+// still owned by libzmq's messages until the next call, and the flag Close
+// sets before it shuts the socket's context down (read by the loops of
+// libzmq_loops.h that wait on another socket).
 typedef struct {
 	zmq_msg_t msg[ZB_BATCH];
 	const void *data[ZB_BATCH];
 	size_t size[ZB_BATCH];
 	int more[ZB_BATCH];
 	int n; // frames held: msg[0..n)
+	int closing;
 } zb_rx;
+
+static void zb_mark_closing(zb_rx *rx) {
+	__atomic_store_n(&rx->closing, 1, __ATOMIC_RELEASE);
+}
 
 // zb_release closes the messages of the previous zb_recv.
 static void zb_release(zb_rx *rx) {
@@ -47,9 +56,12 @@ static int zb_send(uintptr_t sock, uintptr_t buf, size_t len, int flags) {
 }
 
 // zb_recv releases the previous frames, waits for the next frame, then takes
-// the frames already queued behind it without waiting (at most ZB_BATCH in
-// all), so that one call from Go serves a burst. It returns the number of
-// frames held in rx, or -errno when not even the first could be received.
+// the rest of its message, which libzmq delivers whole (at most ZB_BATCH
+// frames in all), so that one call from Go serves a message. It never takes
+// a frame of the next message: at a message boundary nothing is held, and
+// the loops, which read libzmq directly, can take over. It returns the
+// number of frames held in rx, or -errno when not even the first could be
+// received.
 static int zb_recv(uintptr_t sockp, uintptr_t rxp) {
 	void *sock = (void *) sockp;
 	zb_rx *rx = (zb_rx *) rxp;
@@ -71,9 +83,40 @@ static int zb_recv(uintptr_t sockp, uintptr_t rxp) {
 		rx->size[rx->n] = zmq_msg_size(m);
 		rx->more[rx->n] = zmq_msg_more(m);
 		rx->n++;
+		if (!rx->more[rx->n - 1])
+			break;
 		flags = ZMQ_DONTWAIT;
 	}
 	return rx->n;
+}
+
+// The loops of libzmq_loops.h on the adapter's handles: a socket and its
+// zb_rx, whose closing flag the loops watch.
+static zbl_sock zb_lsock(uintptr_t sock, uintptr_t rx) {
+	zbl_sock s = {(void *) sock, &((zb_rx *) rx)->closing};
+	return s;
+}
+
+static int zb_send_loop(uintptr_t sock, uintptr_t rx, size_t size, int64_t count, int64_t deadline, zbl_stats *st) {
+	zbl_sock tx = zb_lsock(sock, rx);
+	return zbl_send_loop(&tx, size, count, deadline, st);
+}
+
+static int zb_recv_loop(uintptr_t sock, uintptr_t rx, size_t size, int routed, int time_each, zbl_stats *st) {
+	zbl_sock s = zb_lsock(sock, rx);
+	return zbl_recv_loop(&s, size, routed, time_each, st);
+}
+
+static int zb_echo_loop(uintptr_t rxsock, uintptr_t rxrx, uintptr_t txsock, uintptr_t txrx, size_t size, int routed,
+			zbl_stats *st) {
+	zbl_sock rx = zb_lsock(rxsock, rxrx), tx = zb_lsock(txsock, txrx);
+	return zbl_echo_loop(&rx, &tx, size, routed, st);
+}
+
+static int zb_round_trips(uintptr_t txsock, uintptr_t txrx, uintptr_t rxsock, uintptr_t rxrx, size_t size,
+			  int64_t count, int64_t deadline, int64_t *rtts, int64_t n_rtts, zbl_stats *st) {
+	zbl_sock tx = zb_lsock(txsock, txrx), rx = zb_lsock(rxsock, rxrx);
+	return zbl_round_trips(&tx, &rx, size, count, deadline, rtts, n_rtts, st);
 }
 
 static int zb_setsockopt_int(uintptr_t sock, int option, int value) {
@@ -118,6 +161,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -138,10 +182,14 @@ func init() { register(Libzmq{}) }
 // Every socket has a context of its own with libzmq's default single I/O
 // thread, so that the two ends of a pair run on separate I/O threads as in
 // two processes, and so that Close can end a blocked call from any goroutine
-// (zmq_ctx_shutdown). Send is one cgo call per frame, handing the caller's
-// bytes to zmq_send (which copies them); RecvFrame crosses into C once per
-// burst of queued frames (see RecvFrame). High-water marks are libzmq's
-// defaults (1000 messages), Linger is 0.
+// (zmq_ctx_shutdown). The data of a phase goes through the loops (Libzmq
+// implements runner.Loops): one cgo call runs a whole stream, receive, echo
+// or series of round trips in the C of libzmq_loops.h, as a C program
+// calling libzmq would (the libzmq-c engine runs that very code in one).
+// The control messages use the per-message methods: Send is one cgo call
+// per frame, handing the caller's bytes to zmq_send (which copies them);
+// RecvFrame crosses into C once per message (see RecvFrame). High-water
+// marks are libzmq's defaults (1000 messages), Linger is 0.
 //
 // libzmq batches writes on its own, into an 8192-byte buffer; that size can
 // be changed only through the draft option ZMQ_OUT_BATCH_SIZE, which a
@@ -151,21 +199,11 @@ func init() { register(Libzmq{}) }
 // unsupported, never silently ignored.
 type Libzmq struct{}
 
-// libzmqOutBatchSize is libzmq's own batch (out_batch_size in its
-// options.cpp): the only out_batch_size a cell may ask for when the library
-// refuses ZMQ_OUT_BATCH_SIZE.
-const libzmqOutBatchSize = 8192
-
 // Name implements runner.Engine.
 func (Libzmq) Name() string { return LibzmqName }
 
-// libzmqCaps is what this process's libzmq can do, found out once by trying.
-type libzmqCaps struct {
-	version      string
-	outBatchSize error // nil when ZMQ_OUT_BATCH_SIZE is accepted
-	ws           error // nil when a ws endpoint can be bound
-}
-
+// libzmqProbe is what this process's libzmq can do, found out once by
+// trying.
 var libzmqProbe = sync.OnceValue(func() libzmqCaps {
 	var major, minor, patch C.int
 	C.zmq_version(&major, &minor, &patch)
@@ -184,31 +222,7 @@ var libzmqProbe = sync.OnceValue(func() libzmqCaps {
 })
 
 // Supports implements runner.Engine.
-func (Libzmq) Supports(c matrix.Cell) (bool, string) {
-	caps := libzmqProbe()
-	switch c.Protocol {
-	case matrix.ProtocolTCP, matrix.ProtocolIPC:
-	case matrix.ProtocolWS:
-		if caps.ws != nil {
-			return false, fmt.Sprintf("libzmq %s has no ws transport: %v", caps.version, caps.ws)
-		}
-	default:
-		return false, fmt.Sprintf("libzmq: unknown protocol %q", c.Protocol)
-	}
-	if !c.WriteBatching {
-		return false, fmt.Sprintf("libzmq %s always batches writes: write_batching false cannot be honoured", caps.version)
-	}
-	if caps.outBatchSize != nil {
-		if c.OutBatchSize != libzmqOutBatchSize {
-			return false, fmt.Sprintf("libzmq %s has no out_batch_size setting (draft option ZMQ_OUT_BATCH_SIZE refused: %v); it batches up to %d bytes",
-				caps.version, caps.outBatchSize, libzmqOutBatchSize)
-		}
-		return true, sample.NoteNotApplicable(fmt.Sprintf("libzmq %s cannot set them (no draft API); it always batches writes, up to %d bytes",
-			caps.version, libzmqOutBatchSize), matrix.AxisOutBatchSize, matrix.AxisWriteBatching)
-	}
-	return true, sample.NoteNotApplicable(fmt.Sprintf("libzmq %s always batches writes (out_batch_size is set through ZMQ_OUT_BATCH_SIZE)",
-		caps.version), matrix.AxisWriteBatching)
-}
+func (Libzmq) Supports(c matrix.Cell) (bool, string) { return libzmqProbe().verdict(c) }
 
 // libzmqTypes maps socket kinds to libzmq socket types.
 var libzmqTypes = map[string]C.int{
@@ -373,16 +387,16 @@ func (s *libzmqSocket) SendMore(frame []byte) error { return s.send(frame, C.ZMQ
 // reuse it at once; no Go allocation.
 func (s *libzmqSocket) Send(frame []byte) error { return s.send(frame, 0) }
 
-// RecvFrame implements runner.Socket. One cgo call takes every frame
-// already queued (up to ZB_BATCH) out of libzmq; they are copied at once into
+// RecvFrame implements runner.Socket. One cgo call takes every frame of the
+// next message (up to ZB_BATCH) out of libzmq; they are copied at once into
 // the socket's receive buffer, and this and the following RecvFrames hand
-// them out without crossing into C: the Go/C boundary is paid per burst, not
-// per frame, as a C program calling libzmq pays none. A frame is valid until
-// the next RecvFrame (runner.Socket's contract), so the buffer is reused for
-// the next burst and receiving allocates nothing once it has grown to the
-// largest burst. A burst leaves libzmq's queue at once, so up to
-// ZB_BATCH - 1 messages wait here beyond the socket's receive high-water
-// mark.
+// them out without crossing into C: the Go/C boundary is paid per message,
+// not per frame. No frame of a later message is taken, so that the loops
+// (see Loops), which read libzmq directly, never miss one held here. A frame
+// is valid until the next RecvFrame (runner.Socket's contract), so the
+// buffer is reused for the next message and receiving allocates nothing
+// once it has grown to the largest one. The workloads' data goes through
+// the loops; RecvFrame carries their control messages.
 func (s *libzmqSocket) RecvFrame() ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -401,8 +415,8 @@ func (s *libzmqSocket) RecvFrame() ([]byte, bool, error) {
 	return f, s.more[i], nil
 }
 
-// fill receives the next burst of frames and copies them out of libzmq into
-// the receive buffer.
+// fill receives the frames of the next message and copies them out of
+// libzmq into the receive buffer.
 func (s *libzmqSocket) fill() error {
 	s.held, s.next = 0, 0
 	n := int(C.zb_recv(s.sock, C.uintptr_t(uintptr(unsafe.Pointer(s.rx)))))
@@ -436,6 +450,9 @@ func (s *libzmqSocket) fill() error {
 // context once that call has returned.
 func (s *libzmqSocket) Close() error {
 	s.once.Do(func() {
+		// A loop waiting on another socket of its pair sees the flag
+		// (libzmq_loops.h); one waiting on this socket sees ETERM.
+		C.zb_mark_closing(s.rx)
 		C.zmq_ctx_shutdown(s.ctx)
 		s.mu.Lock()
 		C.zb_close(s.ctx, s.sock, s.rx)
@@ -450,3 +467,177 @@ func (s *libzmqSocket) Close() error {
 
 // Telemetry implements runner.Socket: libzmq exposes no write-path counters.
 func (s *libzmqSocket) Telemetry() (sample.Telemetry, bool) { return sample.Telemetry{}, false }
+
+// The loops (runner.Loops): the data part of a phase in one cgo call, the
+// C code of libzmq_loops.h that the libzmq-c engine's side program runs too.
+// A loop holds its sockets' mutexes for the whole call, as Send and
+// RecvFrame do for theirs; Close from another goroutine ends it (ETERM, or
+// the closing flag when the loop waits on the other socket of its pair),
+// with errLibzmqClosed.
+
+var _ runner.Loops = Libzmq{}
+
+// loopSocket returns the libzmq socket behind s.
+func loopSocket(s runner.Socket) (*libzmqSocket, error) {
+	ls, ok := s.(*libzmqSocket)
+	if !ok {
+		return nil, fmt.Errorf("engines: libzmq loop on a %T, not a libzmq socket", s)
+	}
+	return ls, nil
+}
+
+// lockLoop locks the sockets of a loop (once when they are the same) and
+// returns their unlock; errLibzmqClosed if one is closed.
+func lockLoop(socks ...*libzmqSocket) (unlock func(), err error) {
+	var locked []*libzmqSocket
+	unlock = func() {
+		for _, s := range locked {
+			s.mu.Unlock()
+		}
+	}
+	for _, s := range socks {
+		if slices.Contains(locked, s) {
+			continue
+		}
+		s.mu.Lock()
+		locked = append(locked, s)
+		if s.sock == 0 {
+			unlock()
+			return nil, errLibzmqClosed
+		}
+	}
+	return unlock, nil
+}
+
+func (s *libzmqSocket) rxHandle() C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(s.rx))) }
+
+// loopStats converts a loop's figures.
+func loopStats(st *C.zbl_stats) runner.LoopStats {
+	return runner.LoopStats{
+		Sent: int64(st.sent), Received: int64(st.received),
+		FirstSend: int64(st.first_send), LastSend: int64(st.last_send),
+		FirstRecv: int64(st.first_recv), LastRecv: int64(st.last_recv),
+	}
+}
+
+// loopControl is the control message that ended a loop.
+func loopControl(st *C.zbl_stats) runner.Control {
+	var c runner.Control
+	if st.ctl < 0 {
+		return c
+	}
+	c.Code = byte(st.ctl)
+	if st.from_len > 0 {
+		c.From = C.GoBytes(unsafe.Pointer(&st.from[0]), st.from_len)
+	}
+	return c
+}
+
+// loopError turns a loop's result into an error; what names the message
+// checked by size.
+func loopError(rc C.int, st *C.zbl_stats, size int, what string) error {
+	switch {
+	case rc == 0:
+		return nil
+	case rc == C.ZBL_WRONG_SIZE:
+		return fmt.Errorf("%w: %s of %d bytes, want %d", runner.ErrWrongSize, what, int64(st.got_size), size)
+	case rc == C.ZBL_UNEXPECTED && st.frames == 0:
+		return fmt.Errorf("%w: routed message without identity", runner.ErrUnexpectedMessage)
+	case rc == C.ZBL_UNEXPECTED:
+		return fmt.Errorf("%w: %d frames", runner.ErrUnexpectedMessage, int(st.frames))
+	case st.op == C.ZBL_OP_SEND:
+		return libzmqError("send", rc)
+	}
+	return libzmqError("recv", rc)
+}
+
+// SendLoop implements runner.Loops.
+func (Libzmq) SendLoop(s runner.Socket, size int, count, deadline int64) (runner.LoopStats, error) {
+	tx, err := loopSocket(s)
+	if err != nil {
+		return runner.LoopStats{}, err
+	}
+	unlock, err := lockLoop(tx)
+	if err != nil {
+		return runner.LoopStats{}, err
+	}
+	var st C.zbl_stats
+	rc := C.zb_send_loop(tx.sock, tx.rxHandle(), C.size_t(size), C.int64_t(count), C.int64_t(deadline), &st)
+	unlock()
+	return loopStats(&st), loopError(rc, &st, size, "message")
+}
+
+// RecvLoop implements runner.Loops.
+func (Libzmq) RecvLoop(s runner.Socket, size int, routed, timeEach bool) (runner.LoopStats, runner.Control, error) {
+	rx, err := loopSocket(s)
+	if err != nil {
+		return runner.LoopStats{}, runner.Control{}, err
+	}
+	unlock, err := lockLoop(rx)
+	if err != nil {
+		return runner.LoopStats{}, runner.Control{}, err
+	}
+	var st C.zbl_stats
+	rc := C.zb_recv_loop(rx.sock, rx.rxHandle(), C.size_t(size), cBool(routed), cBool(timeEach), &st)
+	unlock()
+	if err := loopError(rc, &st, size, "message"); err != nil {
+		return loopStats(&st), runner.Control{}, err
+	}
+	return loopStats(&st), loopControl(&st), nil
+}
+
+// EchoLoop implements runner.Loops.
+func (Libzmq) EchoLoop(rxs, txs runner.Socket, size int, routed bool) (runner.LoopStats, runner.Control, error) {
+	rx, err := loopSocket(rxs)
+	if err != nil {
+		return runner.LoopStats{}, runner.Control{}, err
+	}
+	tx, err := loopSocket(txs)
+	if err != nil {
+		return runner.LoopStats{}, runner.Control{}, err
+	}
+	unlock, err := lockLoop(rx, tx)
+	if err != nil {
+		return runner.LoopStats{}, runner.Control{}, err
+	}
+	var st C.zbl_stats
+	rc := C.zb_echo_loop(rx.sock, rx.rxHandle(), tx.sock, tx.rxHandle(), C.size_t(size), cBool(routed), &st)
+	unlock()
+	if err := loopError(rc, &st, size, "request"); err != nil {
+		return loopStats(&st), runner.Control{}, err
+	}
+	return loopStats(&st), loopControl(&st), nil
+}
+
+// RoundTrips implements runner.Loops. rtts is written by C during the call
+// (Go memory holding no pointers, which cgo keeps in place for the call).
+func (Libzmq) RoundTrips(txs, rxs runner.Socket, size int, count, deadline int64, rtts []int64) (runner.LoopStats, error) {
+	tx, err := loopSocket(txs)
+	if err != nil {
+		return runner.LoopStats{}, err
+	}
+	rx, err := loopSocket(rxs)
+	if err != nil {
+		return runner.LoopStats{}, err
+	}
+	unlock, err := lockLoop(tx, rx)
+	if err != nil {
+		return runner.LoopStats{}, err
+	}
+	var rp *C.int64_t
+	if len(rtts) > 0 {
+		rp = (*C.int64_t)(unsafe.Pointer(&rtts[0]))
+	}
+	var st C.zbl_stats
+	rc := C.zb_round_trips(tx.sock, tx.rxHandle(), rx.sock, rx.rxHandle(), C.size_t(size), C.int64_t(count),
+		C.int64_t(deadline), rp, C.int64_t(len(rtts)), &st)
+	unlock()
+	return loopStats(&st), loopError(rc, &st, size, "reply")
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
