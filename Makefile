@@ -20,7 +20,7 @@ RUN_FLAGS ?=
 BENCH     ?= .
 COUNT     ?= 5
 
-.PHONY: all build install run test test-go test-libzmq bench lint fuzz run-engines libzmq-reference clean
+.PHONY: all build install run test test-go test-libzmq bench bench-peers lint fuzz run-engines libzmq-reference libzmq-tools clean
 
 all: build
 
@@ -46,12 +46,28 @@ install:
 run: build
 	./$(BIN) run $(RUN_FLAGS)
 
-## run-engines: the engines profile (zbench, libzmq, zmq4 and the mixed pairs zbench>libzmq,
-## libzmq>zbench) in a binary built with libzmq, pinned; needs libzmq3-dev
-PIN ?= taskset -c 0,1
-run-engines:
-	$(GO) build -tags libzmq -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zbench
-	$(PIN) ./$(BIN) run --profile engines $(RUN_FLAGS)
+## run-engines: the engines profile (zbench, libzmq, zmq4, the mixed pairs zbench>libzmq and
+## libzmq>zbench, and libzmq's own C side programs, libzmq-c), each side in its own process, one
+## side per core (--cpus 0:1, or RUN_FLAGS); needs libzmq3-dev
+run-engines: build
+	@test '$(HAVE_LIBZMQ)' = yes || { echo "run-engines needs libzmq (apt-get install -y libzmq3-dev)"; exit 2; }
+	./$(BIN) run --profile engines --cpus 0:1 $(RUN_FLAGS)
+
+## libzmq-tools: libzmq's own-style C perf programs (tools/libzmq-thr): thr_send, thr_recv,
+## lat_echo, lat_ping, into bin/libzmq-thr
+LIBZMQ_TOOLS := bin/libzmq-thr
+libzmq-tools:
+	@test '$(HAVE_LIBZMQ)' = yes || { echo "libzmq-tools needs libzmq (apt-get install -y libzmq3-dev)"; exit 2; }
+	@mkdir -p $(LIBZMQ_TOOLS)
+	for p in thr_send thr_recv lat_echo lat_ping; do \
+		$(CC) -O2 -Wall -Wextra -o $(LIBZMQ_TOOLS)/$$p tools/libzmq-thr/$$p.c $$(pkg-config --cflags --libs libzmq) || exit 1; done
+
+## bench-peers: the engine across two processes (zbench peer pairs) beside libzmq's C programs and a
+## bare Go stream and ping-pong, tcp and ipc, 32 B, 1 KiB and 16 KiB, and the 32 B round trip, in
+## both pinnings (one core; one per core), interleaved, medians of PEER_RUNS runs, with the ratios
+PEER_RUNS ?= 10
+bench-peers: build libzmq-tools
+	$(GO) run ./tools/bench-peers -runs $(PEER_RUNS) -zbench $(BIN) -libzmq $(LIBZMQ_TOOLS) $(PEER_FLAGS)
 
 ## libzmq-reference: two plain libzmq processes in libzmq's own perf-tool style (tools/libzmq-thr):
 ## throughput PUSH -> PULL (msg/s) and latency PAIR round trips (RTT p50, mean), 32 B and 1 KiB
