@@ -57,11 +57,24 @@ func TestSendNReceiveN(t *testing.T) {
 	}
 
 	// Without a count, SendN stops when told; without either it refuses.
+	// The receiver drains meanwhile, so that a fast sender never fills the
+	// fake's queue and blocks before it sees the stop.
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for {
+			if _, _, err := b.RecvFrame(); err != nil {
+				return
+			}
+		}
+	}()
 	var stop atomic.Bool
 	time.AfterFunc(20*time.Millisecond, func() { stop.Store(true) })
 	if st, err := runner.SendN(a, make([]byte, 16), 0, &stop); err != nil || st.Sent == 0 {
 		t.Errorf("SendN until stop: %+v, %v", st, err)
 	}
+	b.Close()
+	<-drained
 	if _, err := runner.SendN(a, nil, 0, nil); err == nil {
 		t.Error("SendN with neither count nor stop ran")
 	}
