@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -16,8 +18,9 @@ import (
 
 // conn is one live connection of a pipe. Its reader runs in the goroutine
 // that made the connection (dialler or acceptor); its writer in a goroutine of
-// its own. Both end when the connection fails or the socket closes; the first
-// error is kept.
+// its own, which holds the pipe's write role while it writes (see
+// outQueue). Both end when the connection fails or the socket closes; the
+// first error is kept.
 type conn struct {
 	p     *pipe
 	tc    *transport.Conn
@@ -26,12 +29,14 @@ type conn struct {
 	minor byte // peer's ZMTP minor version
 
 	dead       chan struct{} // closed by fail
+	failed     atomic.Bool   // set by fail, before dead is closed
 	writerDone chan struct{}
 	once       sync.Once
 	err        error
 
-	// Scratch of the speculative write (tryWrite), made once so that the
-	// immediate path does not allocate.
+	// Scratch of the write functions, made once so that writing does not
+	// allocate. Only the holder of the pipe's write role writes, so the
+	// scratch is not shared.
 	rawWriteFn func(fd uintptr) bool
 	wiov       [2][]byte
 	wblock     bool
@@ -46,10 +51,14 @@ func newConn(p *pipe, tc *transport.Conn) *conn {
 }
 
 // fail ends the connection with err (the first error wins) and closes the
-// network connection, which unblocks its reader and writer.
+// network connection, which unblocks its reader and writer. On ZWS it first
+// sends a close frame saying why, if the write side is between frames.
+// fail must not be called while holding the write role: an error met by the
+// holder is acted on after the role is released.
 func (c *conn) fail(err error) {
 	c.once.Do(func() {
 		c.err = err
+		c.failed.Store(true)
 		close(c.dead)
 		if c.tc.Framing == transport.ZWS {
 			c.wsGoodbye(err)
@@ -58,13 +67,98 @@ func (c *conn) fail(err error) {
 	})
 }
 
-// tryWritev makes one non-blocking vectored write of hdr and body and
-// returns what the kernel took; EAGAIN is not an error (it took nothing).
-// The body goes out from the caller's memory. Only the party that set
-// out.writing calls the write functions, so the scratch fields are not
-// shared.
-func (c *conn) tryWritev(hdr, body []byte) (int, error) {
-	c.wiov[0], c.wiov[1] = hdr, body
+// errConnDown stops a writer whose connection is being taken down.
+var errConnDown = errors.New("engine: connection going down")
+
+// flush writes what the producer published, and the queued commands,
+// holding the pipe's write role. The writer goroutine (block) writes until
+// nothing is left, each span with one write call that waits until the socket
+// took all of it. Send's goroutine (!block) makes one non-blocking attempt
+// per span and stops at the first the kernel does not take whole; it
+// leaves commands to the writer. drained reports whether everything
+// published was written.
+func (c *conn) flush(block bool) (drained bool, err error) {
+	p := c.p
+	q := &p.out
+	for {
+		if block && c.failed.Load() {
+			return false, errConnDown
+		}
+		h := q.head
+		n, msgs, sealed, mid := unpackCommit(h.commit.Load())
+		wrote := false
+		if h.off < n {
+			if q.skip {
+				if q.skipRest(p.codec) > 0 {
+					p.s.roomAvailable()
+				}
+				continue
+			}
+			q.spanStart = h.off
+			a, b := h.span(h.off, n)
+			start := monoNow()
+			var k int
+			if block {
+				k, err = c.writeFull(a, b)
+			} else {
+				k, err = c.tryWritev(a, b)
+			}
+			end := monoNow()
+			h.off += k
+			if h.off < n || err != nil {
+				q.noteWrite(start, end, k, block)
+				q.atBoundary = h.off == n
+				return false, err
+			}
+			q.atBoundary = true
+			// What went out ends between messages, unless the seg was
+			// sealed between two frames of one.
+			q.cmid = sealed && mid
+			wrote = true
+			// Messages are counted before bytes, so that a reader of
+			// Stats who sees every byte written sees every message.
+			q.account(h, msgs, true)
+			q.noteWrite(start, end, k, block)
+		}
+		if q.account(h, msgs, true) > 0 || wrote {
+			p.s.roomAvailable()
+		}
+		if sealed && q.advance(h) || wrote {
+			// More may have been published meanwhile.
+			continue
+		}
+		if q.cmid || !q.hasCmds.Load() || !block {
+			return true, nil
+		}
+		if err := c.writeCmds(); err != nil {
+			return false, err
+		}
+	}
+}
+
+// writeCmds writes the queued commands, each with a write of its own. The
+// role must be held by the writer goroutine.
+func (c *conn) writeCmds() error {
+	q := &c.p.out
+	cmds := q.takeCmds()
+	defer clear(cmds)
+	for _, f := range cmds {
+		start := monoNow()
+		k, err := c.writeFull(f, nil)
+		q.noteWrite(start, monoNow(), k, true)
+		if err != nil {
+			q.atBoundary = k == len(f) || k == 0
+			return err
+		}
+	}
+	return nil
+}
+
+// tryWritev makes one non-blocking vectored write of a and b and returns
+// what the kernel took; EAGAIN is not an error (it took nothing). Only the
+// holder of the write role calls the write functions.
+func (c *conn) tryWritev(a, b []byte) (int, error) {
+	c.wiov[0], c.wiov[1] = a, b
 	c.wblock = false
 	err := c.raw.Write(c.rawWriteFn)
 	n, werr := c.wn, c.werr
@@ -79,23 +173,6 @@ func (c *conn) tryWritev(hdr, body []byte) (int, error) {
 		return n, nil
 	}
 	return n, werr
-}
-
-// trySeg makes one non-blocking write of what is left of a seg and advances
-// sg.off by what the kernel took.
-func (c *conn) trySeg(sg *seg) (int, error) {
-	hdr, body := sg.remaining()
-	n, err := c.tryWritev(hdr, body)
-	sg.off += n
-	return n, err
-}
-
-// remaining returns the unwritten part of a seg as (at most) two slices.
-func (sg *seg) remaining() (a, b []byte) {
-	if sg.off < len(sg.buf) {
-		return sg.buf[sg.off:], sg.body
-	}
-	return sg.body[sg.off-len(sg.buf):], nil
 }
 
 // rawWrite is the syscall.RawConn callback of the write functions: one
@@ -143,111 +220,86 @@ func writev2(fd int, a, b []byte) (int, error) {
 	return int(r), nil
 }
 
-// writeSeg writes what is left of a seg, blocking until the kernel took it
-// all (the writer's write).
-func (c *conn) writeSeg(sg *seg) error {
-	for sg.off < sg.size() {
-		hdr, body := sg.remaining()
+// writeFull writes a and b, blocking until the kernel took them all (the
+// writer's write), and returns how much it took.
+func (c *conn) writeFull(a, b []byte) (int, error) {
+	total := 0
+	for len(a)+len(b) > 0 {
 		if c.raw == nil {
-			bufs := net.Buffers{hdr, body}
+			bufs := net.Buffers{a, b}
 			n, err := bufs.WriteTo(c.tc.Conn)
-			sg.off += int(n)
-			if err != nil {
-				return err
-			}
-			continue
+			return total + int(n), err
 		}
-		c.wiov[0], c.wiov[1] = hdr, body
+		c.wiov[0], c.wiov[1] = a, b
 		c.wblock = true
 		err := c.raw.Write(c.rawWriteFn)
 		n, werr := c.wn, c.werr
 		c.wiov[0], c.wiov[1], c.werr = nil, nil, nil
 		if n > 0 {
-			sg.off += n
+			total += n
+			if n >= len(a) {
+				b = b[n-len(a):]
+				a = nil
+			} else {
+				a = a[n:]
+			}
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 		if werr != nil {
-			return werr
+			return total, werr
 		}
 	}
-	return nil
+	return total, nil
 }
 
-// writeLoop is the connection's writer: it sleeps until Send hands it work,
-// then writes queued segs, one write per seg, until the queue is empty.
+// writeLoop is the connection's writer. It sleeps until a token on wake
+// grants it the write role, writes until nothing is published, then
+// releases the role and sleeps again.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	q := &c.p.out
-	var taken []*seg
 	for {
 		select {
 		case <-q.wake:
 		case <-c.dead:
+			// A role granted meanwhile is given back, so that the
+			// WebSocket goodbye (or detach) can take it.
+			select {
+			case <-q.wake:
+				q.role.Store(roleIdle)
+			default:
+			}
 			return
 		}
-		var err error
-		taken, err = c.drain(taken)
-		if err != nil {
+		if err := c.drain(); err != nil {
 			c.fail(err)
 			return
 		}
 	}
 }
 
-// drain writes until the queue is empty, then clears q.writing. taken is a
-// scratch slice returned for reuse.
-func (c *conn) drain(taken []*seg) ([]*seg, error) {
+// drain writes, holding the role, until nothing is published; then it
+// releases the role, taking it back if work was published meanwhile. An
+// error is returned after the role is released.
+func (c *conn) drain() error {
 	q := &c.p.out
-	s := c.p.s
 	for {
-		q.mu.Lock()
-		if c.p.conn != c {
-			q.writing = false
-			q.mu.Unlock()
-			return taken, nil
-		}
-		if len(q.segs) == 0 {
-			q.writing = false
-			q.mu.Unlock()
-			return taken, nil
-		}
-		taken = append(taken[:0], q.segs...)
-		clear(q.segs)
-		q.segs = q.segs[:0]
-		q.mu.Unlock()
-
-		for i, sg := range taken {
-			start := monoNow()
-			before := sg.off
-			err := c.writeSeg(sg)
-			end := monoNow()
-			q.mu.Lock()
-			q.writes++
-			q.batched++
-			q.bytesOut += uint64(sg.off - before)
-			if err != nil {
-				// Put back what was not written, in order, ahead of
-				// anything queued meanwhile.
-				rest := append([]*seg(nil), taken[i:]...)
-				q.segs = append(rest, q.segs...)
-				q.writing = false
-				q.mu.Unlock()
-				clear(taken)
-				return taken[:0], err
+		_, err := c.flush(true)
+		if err != nil {
+			q.role.Store(roleIdle)
+			if err == errConnDown {
+				return nil
 			}
-			q.noteWriteLocked(start, end)
-			freed := sg.msgs
-			q.msgs -= freed
-			q.putSeg(sg)
-			q.mu.Unlock()
-			taken[i] = nil
-			if freed > 0 {
-				s.roomAvailable()
-			}
+			return err
 		}
-		taken = taken[:0]
+		h := q.head
+		off := h.off
+		q.role.Store(roleIdle)
+		if !q.pendingAfter(h, off) || !q.role.CompareAndSwap(roleIdle, roleWriter) {
+			return nil
+		}
 	}
 }
 
@@ -383,25 +435,31 @@ func (c *conn) readyFrom(body []byte) (metadata, error) {
 
 // readLoop reads and decodes frames until the connection fails. buf[r:w]
 // holds bytes already read. It returns the error that ended the connection.
+//
+// Every complete message one read brought is handed to Recv in one step
+// (deliver), which wakes Recv at most once. When the read brought much data
+// (or Recv takes frames as views), the read buffer itself is handed over
+// without a copy and another takes its place; for a few small frames (the
+// latency case) the bodies are copied into one arena and the buffer is kept.
+// A frame too large for the buffer is read straight into a buffer of its
+// own, from a pool of size classes.
 func (c *conn) readLoop(buf []byte, r, w int) error {
 	p := c.p
 	s := p.s
 	codec := c.codec
+	zmtp := p.zmtp
 	maxMsg := s.opts.MaxMsgSize
 	isPub := s.typ == PUB
 	// cur is the read buffer; its frames may be handed to Recv without a
 	// copy, and then it is replaced (see rbuf).
-	cur := &rbuf{b: buf}
-	var partial []inFrame // frames of a message still in progress
-	var batch []inFrame   // complete messages decoded from this read
+	cur := &rbuf{b: buf, cls: -1}
+	// frames holds the complete messages decoded from this read, then
+	// (from done on) the frames of a message still in progress.
+	var frames []inFrame
+	done := 0
 	for {
-		// Hand every complete frame in buf[r:w] to Recv, handle commands,
-		// group frames into messages. When the read brought much data (or
-		// Recv takes frames as views), the read buffer itself is handed
-		// over without a copy and another takes its place; for a few small
-		// frames (the latency case) the bodies are copied into one arena and
-		// the buffer is kept. A bad frame ends the connection, but only after
-		// the complete messages before it are delivered (perr).
+		// A bad frame ends the connection, but only after the complete
+		// messages before it are delivered (perr).
 		avail := w - r
 		handOver := !isPub && avail > 0 && (avail >= len(buf)/4 || s.viewing.Load())
 		var arena []byte
@@ -409,22 +467,38 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 		msgs := 0
 		var perr error
 		for {
-			h, ok, err := codec.decodeHeader(buf[r:w])
+			var h frameHeader
+			var flags byte
+			var hdrLen int
+			var bodyLen int64
+			var ok bool
+			var err error
+			if zmtp {
+				flags, hdrLen, bodyLen, ok, err = decodeZMTPHeader(buf[r:w])
+			} else {
+				h, ok, err = codec.decodeHeader(buf[r:w])
+				flags, hdrLen, bodyLen = h.flags, h.hdrLen, h.bodyLen
+			}
 			if err == nil && ok {
-				err = checkFrameSize(h, maxMsg)
+				err = checkFrameSize(bodyLen, maxMsg)
 			}
 			if err != nil {
 				perr = err
 				break
 			}
-			if !ok || int64(h.hdrLen)+h.bodyLen > int64(w-r) {
+			if !ok || int64(hdrLen)+bodyLen > int64(w-r) {
 				break
 			}
-			end := r + h.hdrLen + int(h.bodyLen)
-			body := buf[r+h.hdrLen : end : end]
+			end := r + hdrLen + int(bodyLen)
+			body := buf[r+hdrLen : end : end]
 			r = end
-			codec.finishBody(h, body)
-			if h.flags&flagCommand != 0 {
+			if !zmtp {
+				codec.finishBody(h, body)
+			}
+			if flags&flagCommand != 0 {
+				if zmtp {
+					h = frameHeader{flags: flags, hdrLen: hdrLen, bodyLen: bodyLen}
+				}
 				if err := c.control(h, body); err != nil {
 					// A command that ends the connection (a peer's
 					// close) still lets the messages before it through.
@@ -433,7 +507,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				}
 				continue
 			}
-			f := inFrame{body: body, more: h.flags&flagMore != 0}
+			f := inFrame{body: body, more: flags&flagMore != 0}
 			if handOver {
 				f.rb = cur
 				cur.refs++
@@ -446,24 +520,23 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				arena = append(arena, body...)
 				f.body = arena[at:len(arena):len(arena)]
 			}
-			partial = append(partial, f)
+			frames = append(frames, f)
 			if !f.more {
 				if isPub {
-					c.subscriptionMessage(partial)
+					c.subscriptionMessage(frames[done:])
+					clear(frames[done:])
+					frames = frames[:done]
 				} else {
-					batch = append(batch, partial...)
+					done = len(frames)
 					msgs++
 				}
-				clear(partial)
-				partial = partial[:0]
 			}
 		}
 		if msgs > 0 {
-			if err := c.deliver(batch, msgs); err != nil {
+			if err := c.deliver(&frames, done, msgs); err != nil {
 				return err
 			}
-			clear(batch)
-			batch = batch[:0]
+			done = 0
 		}
 		if handed {
 			next := s.getReadBuf()
@@ -477,29 +550,51 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 
 		// A frame too large for the buffer is read straight into its own
 		// body.
-		if h, ok, err := codec.decodeHeader(buf[r:w]); err != nil {
+		var h frameHeader
+		var ok bool
+		var err error
+		if zmtp {
+			h, ok, err = decodeFrameHeader(buf[r:w])
+		} else {
+			h, ok, err = codec.decodeHeader(buf[r:w])
+		}
+		if err != nil {
 			return err
-		} else if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)) {
-			body, err := c.readLarge(h, buf[r+h.hdrLen:w])
+		}
+		if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)-r) && r > 0 {
+			// Make room: the frame may yet fit once buf[r:w] moves to the
+			// front.
+			w = copy(buf, buf[r:w])
+			r = 0
+		}
+		if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)) {
+			body, lrb, err := c.readLarge(h, buf[r+h.hdrLen:w])
 			if err != nil {
 				return err
 			}
 			r, w = 0, 0
 			codec.finishBody(h, body)
 			if h.flags&flagCommand != 0 {
-				if err := c.control(h, body); err != nil {
+				err := c.control(h, body)
+				s.recycle(lrb)
+				if err != nil {
 					return err
 				}
-			} else {
-				partial = append(partial, inFrame{body: body, more: h.flags&flagMore != 0})
-				if h.flags&flagMore == 0 {
-					if isPub {
-						c.subscriptionMessage(partial)
-					} else if err := c.deliver(partial, 1); err != nil {
-						return err
+				continue
+			}
+			frames = append(frames, inFrame{body: body, more: h.flags&flagMore != 0, rb: lrb})
+			if h.flags&flagMore == 0 {
+				if isPub {
+					c.subscriptionMessage(frames[done:])
+					for _, f := range frames[done:] {
+						if f.rb != nil && f.rb.cls >= 0 {
+							s.recycle(f.rb)
+						}
 					}
-					clear(partial)
-					partial = partial[:0]
+					clear(frames[done:])
+					frames = frames[:done]
+				} else if err := c.deliver(&frames, len(frames), 1); err != nil {
+					return err
 				}
 			}
 			continue
@@ -527,26 +622,49 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 // never overflow.
 const maxFrameBody = 1 << 62
 
-// checkFrameSize refuses a frame larger than MaxMsgSize (maxMsg < 0: no
-// limit) before anything is allocated for it.
-func checkFrameSize(h frameHeader, maxMsg int64) error {
-	if maxMsg >= 0 && h.bodyLen > maxMsg {
-		return &protocolError{msg: fmt.Sprintf("frame of %d octets exceeds MaxMsgSize %d", h.bodyLen, maxMsg), cause: ErrMsgTooLarge}
-	}
-	if h.bodyLen > maxFrameBody {
-		return &protocolError{msg: fmt.Sprintf("frame size %d is beyond any message", h.bodyLen), cause: ErrMsgTooLarge}
+// checkFrameSize refuses a frame body of n octets larger than MaxMsgSize
+// (maxMsg < 0: no limit) before anything is allocated for it.
+func checkFrameSize(n, maxMsg int64) error {
+	if maxMsg >= 0 && n > maxMsg || n > maxFrameBody {
+		return frameSizeError(n, maxMsg)
 	}
 	return nil
 }
 
-// readLarge reads the body of a frame that does not fit the read buffer
-// into memory of its own. have holds the body bytes already buffered. The
-// size was checked against MaxMsgSize; without a limit, memory grows (by
-// doubling, from 1 MiB) with what actually arrives rather than with what the
-// header claims.
-func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, error) {
-	const initial = 1 << 20
+func frameSizeError(n, maxMsg int64) error {
+	if maxMsg >= 0 && n > maxMsg {
+		return &protocolError{msg: fmt.Sprintf("frame of %d octets exceeds MaxMsgSize %d", n, maxMsg), cause: ErrMsgTooLarge}
+	}
+	return &protocolError{msg: fmt.Sprintf("frame size %d is beyond any message", n), cause: ErrMsgTooLarge}
+}
+
+// readLarge reads the body of a frame that does not fit the read buffer.
+// have holds the body bytes already buffered. A body up to the largest size
+// class is read into a pooled buffer, returned with it (refs 1) so that Recv
+// can give it back; a larger one gets memory of its own, grown (by doubling,
+// from 1 MiB) with what actually arrives rather than with what the header
+// claims. The size was checked against MaxMsgSize.
+func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, *rbuf, error) {
 	size := h.bodyLen
+	if size <= 1<<maxClassShift {
+		rb := c.p.s.getLargeBuf(int(size))
+		body := rb.b[:size]
+		got := copy(body, have)
+		for got < len(body) {
+			n, err := c.tc.Read(body[got:])
+			got += n
+			if n > 0 {
+				c.countRead(n)
+			}
+			if err != nil && got < len(body) {
+				c.p.s.recycle(rb)
+				return nil, nil, err
+			}
+		}
+		rb.refs = 1
+		return body, rb, nil
+	}
+	const initial = 1 << 20
 	body := make([]byte, len(have), min(size, max(initial, int64(len(have)))))
 	copy(body, have)
 	for int64(len(body)) < size {
@@ -561,24 +679,24 @@ func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, error) {
 			c.countRead(n)
 		}
 		if err != nil && int64(len(body)) < size {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return body, nil
+	return body, nil, nil
 }
 
 // countRead adds one read of n bytes to the telemetry.
 func (c *conn) countRead(n int) {
 	q := &c.p.in
-	q.mu.Lock()
-	q.reads++
-	q.bytesIn += uint64(n)
-	q.mu.Unlock()
+	q.reads.Add(1)
+	q.bytesIn.Add(uint64(n))
 }
 
-// deliver hands complete messages to Recv, waiting while the pipe holds
-// RcvHWM messages or more.
-func (c *conn) deliver(frames []inFrame, msgs int) error {
+// deliver hands the first n frames of *frames, msgs complete messages, to
+// Recv in one step, waiting while the pipe holds RcvHWM messages or more.
+// The frames after n (a message still in progress) stay in *frames. Recv is
+// woken only when the pipe was not already on its ready list.
+func (c *conn) deliver(frames *[]inFrame, n, msgs int) error {
 	p := c.p
 	q := &p.in
 	hwm := p.s.opts.RcvHWM
@@ -593,9 +711,21 @@ func (c *conn) deliver(frames []inFrame, msgs int) error {
 		}
 		q.mu.Lock()
 	}
-	q.frames = append(q.frames, frames...)
+	b := *frames
+	if len(q.frames) == 0 {
+		// Hand the slice itself over; the frames in progress move to the
+		// storage Recv gave back.
+		spare := q.frames[:0]
+		q.frames = b[:n]
+		*frames = append(spare, b[n:]...)
+	} else {
+		q.frames = append(q.frames, b[:n]...)
+		k := copy(b, b[n:])
+		clear(b[k:])
+		*frames = b[:k]
+	}
 	q.msgs += msgs
-	q.msgsIn += uint64(msgs)
+	q.msgsIn.Add(uint64(msgs))
 	announce := !q.ready
 	q.ready = true
 	q.mu.Unlock()

@@ -162,7 +162,7 @@ func runReadLoopOver(t testing.TB, typ Type, maxMsg int64, stream []byte, chunk 
 	far.Close()
 	p.in.mu.Lock()
 	defer p.in.mu.Unlock()
-	res.frames, res.msgs = p.in.frames, int(p.in.msgsIn)
+	res.frames, res.msgs = p.in.frames, int(p.in.msgsIn.Load())
 	return res
 }
 

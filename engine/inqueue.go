@@ -14,18 +14,21 @@ type inFrame struct {
 	rb   *rbuf
 }
 
-// rbuf is a read buffer whose frames were handed to Recv without a copy.
-// refs counts its frames not yet consumed. A frame consumed by
-// RecvFrameView is done with at the next Recv call; one returned by
-// RecvFrame or RecvMsg belongs to the caller, which marks the buffer escaped.
-// When the last frame is done with and none escaped, the buffer goes back to
-// the socket's pool and the reader fills it again: streaming through views
-// allocates nothing. The reader sets refs before it delivers the frames;
-// afterwards only Recv (under recvMu) touches refs and escaped.
+// rbuf is a read buffer whose frames were handed to Recv without a copy:
+// a connection's read buffer, or the buffer of one frame too large for it
+// (cls >= 0: a pooled buffer of that size class). refs counts its frames not
+// yet consumed. A frame consumed by RecvFrameView is done with at the next
+// Recv call; one returned by RecvFrame or RecvMsg belongs to the caller,
+// which marks the buffer escaped. When the last frame is done with and none
+// escaped, the buffer goes back to the socket's pool and the reader fills it
+// again: streaming through views allocates nothing, at any frame size. The
+// reader sets refs before it delivers the frames; afterwards only the
+// goroutine in Recv touches refs and escaped.
 type rbuf struct {
 	b       []byte
 	refs    int32
 	escaped bool
+	cls     int8 // size class of a large frame's buffer; -1 for a read buffer
 }
 
 // inQueue holds a peer's received messages until Recv takes them. The
@@ -45,8 +48,8 @@ type inQueue struct {
 	full bool
 	room chan struct{}
 
-	// Telemetry, guarded by mu.
-	msgsIn, bytesIn, reads uint64
+	// Telemetry, written by the connection's reader.
+	msgsIn, bytesIn, reads atomic.Uint64
 }
 
 func newInQueue() inQueue { return inQueue{room: make(chan struct{}, 1)} }

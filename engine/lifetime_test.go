@@ -80,9 +80,7 @@ func setSendBuffer(t testing.TB, s *Socket, n int) {
 	pipes := append([]*pipe(nil), s.pipes...)
 	s.mu.Unlock()
 	for _, p := range pipes {
-		p.out.mu.Lock()
-		c := p.conn
-		p.out.mu.Unlock()
+		c := p.live.Load()
 		if c == nil {
 			continue
 		}

@@ -363,26 +363,52 @@ func wsCloseBody(err error) ([]byte, bool) {
 }
 
 // wsGoodbye sends a close frame before the connection is closed (fail
-// calls it), when the write side is between frames: the connection is the
-// pipe's live one and nobody is writing. It then keeps the write side for
-// itself (out.writing) until the connection is detached. It never waits for
-// out.mu: fail may be called with it held (by a failing immediate write).
+// calls it), when the write side is between frames. It takes the pipe's
+// write role for good (roleClosing): a holder in the middle of a write gets
+// wsGoodbyeTimeout to finish it (its write deadline is set to that), and
+// holders never call fail while holding the role, so the wait is bounded.
+// A connection that is not the pipe's live one (its handshake failed: the
+// handshake sends its own) gets nothing here.
 func (c *conn) wsGoodbye(err error) {
 	body, ok := wsCloseBody(err)
-	if !ok {
+	if !ok || c.p.live.Load() != c {
 		return
 	}
-	q := &c.p.out
-	if !q.mu.TryLock() {
-		return
-	}
-	idle := c.p.conn == c && !q.writing && (len(q.segs) == 0 || q.segs[0].off == 0)
-	if idle {
-		q.writing = true
-	}
-	q.mu.Unlock()
-	if idle {
+	if c.takeRoleForGoodbye() && c.p.out.atBoundary {
 		c.writeGoodbye(body)
+	}
+}
+
+// takeRoleForGoodbye moves the write role to roleClosing, waiting (at most
+// wsGoodbyeTimeout) while a write is under way.
+func (c *conn) takeRoleForGoodbye() bool {
+	q := &c.p.out
+	deadline := time.Now().Add(wsGoodbyeTimeout)
+	_ = c.tc.SetWriteDeadline(deadline)
+	for {
+		switch st := q.role.Load(); st {
+		case roleDetached, roleClosing:
+			return false
+		case roleIdle:
+			if q.role.CompareAndSwap(roleIdle, roleClosing) {
+				return true
+			}
+			continue
+		case roleWriter:
+			// Granted to a writer that has already ended: nobody holds it.
+			select {
+			case <-c.writerDone:
+				if q.role.CompareAndSwap(roleWriter, roleClosing) {
+					return true
+				}
+				continue
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Microsecond)
 	}
 }
 

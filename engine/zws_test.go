@@ -604,9 +604,7 @@ func TestZWSNoMechanism(t *testing.T) {
 	dealer.mu.Lock()
 	p := dealer.pipes[0]
 	dealer.mu.Unlock()
-	p.out.mu.Lock()
-	conn := p.conn
-	p.out.mu.Unlock()
+	conn := p.live.Load()
 	if conn == nil || conn.tc.Subprotocol != transport.SubprotocolNone {
 		t.Fatalf("the dealer's connection is not ZWS2.0: %+v", conn)
 	}
