@@ -96,6 +96,8 @@ func (c *conn) flush(block bool) (drained bool, err error) {
 			}
 			q.spanStart = h.off
 			a, b := h.span(h.off, n)
+			q.countMsgs(h, msgs)
+			q.countWrite(n-h.off, block)
 			start := monoNow()
 			var k int
 			if block {
@@ -103,10 +105,12 @@ func (c *conn) flush(block bool) (drained bool, err error) {
 			} else {
 				k, err = c.tryWritev(a, b)
 			}
-			end := monoNow()
+			q.noteWrite(start, monoNow())
+			if short := n - h.off - k; short > 0 {
+				q.uncount(short)
+			}
 			h.off += k
 			if h.off < n || err != nil {
-				q.noteWrite(start, end, k, block)
 				q.atBoundary = h.off == n
 				return false, err
 			}
@@ -115,12 +119,8 @@ func (c *conn) flush(block bool) (drained bool, err error) {
 			// sealed between two frames of one.
 			q.cmid = sealed && mid
 			wrote = true
-			// Messages are counted before bytes, so that a reader of
-			// Stats who sees every byte written sees every message.
-			q.account(h, msgs, true)
-			q.noteWrite(start, end, k, block)
 		}
-		if q.account(h, msgs, true) > 0 || wrote {
+		if q.account(h, msgs) > 0 || wrote {
 			p.s.roomAvailable()
 		}
 		if sealed && q.advance(h) || wrote {
@@ -143,11 +143,13 @@ func (c *conn) writeCmds() error {
 	cmds := q.takeCmds()
 	defer clear(cmds)
 	for _, f := range cmds {
+		q.countWrite(len(f), true)
 		start := monoNow()
 		k, err := c.writeFull(f, nil)
-		q.noteWrite(start, monoNow(), k, true)
+		q.noteWrite(start, monoNow())
 		if err != nil {
-			q.atBoundary = k == len(f) || k == 0
+			q.uncount(len(f) - k)
+			q.cmdCut = k > 0
 			return err
 		}
 	}

@@ -110,8 +110,10 @@ type seg struct {
 	msgs   int
 	sealed bool
 
-	// The role holder's: bytes written and messages accounted for.
+	// The role holder's: bytes written, messages counted as sent (handed
+	// to a write) and messages accounted for (written or dropped).
 	off  int
+	out  int
 	done int
 }
 
@@ -160,7 +162,10 @@ type outQueue struct {
 	skip bool
 	// spanStart is where in head the span being written began.
 	spanStart int
-	cmdsTook  [][]byte // commands being written (spare storage)
+	// cmdCut is set when a command frame went out only in part: the
+	// connection is in the middle of a frame.
+	cmdCut   bool
+	cmdsTook [][]byte // commands being written (spare storage)
 
 	role atomic.Int32
 	wake chan struct{} // capacity 1: the token of a granted role
@@ -306,17 +311,14 @@ func (q *outQueue) takeRole(state int32) int32 {
 	}
 }
 
-// account notes that the messages of h up to msgs were written (or
-// dropped). The role must be held.
-func (q *outQueue) account(h *seg, msgs int, written bool) int {
+// account notes that the messages of h up to msgs are gone from the queue:
+// written or dropped. The role must be held.
+func (q *outQueue) account(h *seg, msgs int) int {
 	d := msgs - h.done
 	if d <= 0 {
 		return 0
 	}
 	h.done = msgs
-	if written {
-		q.msgsOut.Add(uint64(d))
-	}
 	q.gone.Add(uint64(d))
 	return d
 }
@@ -381,7 +383,7 @@ func (q *outQueue) dropPartial(codec frameCodec, all bool) int {
 			h := q.head
 			n, msgs, sealed, _ := unpackCommit(h.commit.Load())
 			h.off = n
-			dropped += q.account(h, msgs, false)
+			dropped += q.account(h, msgs)
 			if !sealed || !q.advance(h) {
 				break
 			}
@@ -407,7 +409,6 @@ func (q *outQueue) cut(codec frameCodec) int {
 			pos = end
 			if !more {
 				h.done++
-				q.msgsOut.Add(1)
 				q.gone.Add(1)
 			}
 			q.cmid = more
@@ -455,7 +456,7 @@ func (q *outQueue) skipRest(codec frameCodec) int {
 				// Cannot happen with what the producer encoded; drop the
 				// seg's published bytes rather than loop.
 				h.off = n
-				q.account(h, msgs, false)
+				q.account(h, msgs)
 				q.skip = false
 				return 0
 			}
@@ -618,7 +619,7 @@ func (sp *segPool) put(sg *seg) {
 	sg.mem, sg.body = nil, nil
 	sg.commit.Store(0)
 	sg.next.Store(nil)
-	sg.n, sg.msgs, sg.sealed, sg.off, sg.done = 0, 0, false, 0, 0
+	sg.n, sg.msgs, sg.sealed, sg.off, sg.out, sg.done = 0, 0, false, 0, 0, 0
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if body != nil {

@@ -304,22 +304,26 @@ func (p *pipe) sendLargeNow(flags byte, body []byte) bool {
 	}
 	var hdrBuf [16]byte
 	hdr, _ := p.codec.appendHeader(hdrBuf[:0], flags, len(body))
+	size := len(hdr) + len(body)
+	q.msgsOut.Add(1)
+	q.countWrite(size, false)
 	start := monoNow()
 	k, err := c.tryWritev(hdr, body)
-	q.noteWrite(start, monoNow(), k, false)
-	if k == len(hdr)+len(body) {
+	q.noteWrite(start, monoNow())
+	if k == size {
 		q.sent++
-		q.msgsOut.Add(1)
 		q.gone.Add(1)
 		q.releaseIdle()
 		return true
 	}
+	q.uncount(size - k)
 	// Queue the frame whole and mark what went out as written.
 	p.appendLarge(flags, body)
 	p.publish()
 	for h := q.head; h != q.tail && q.advance(h); h = q.head {
 	}
 	q.head.off = k
+	q.head.out = 1 // counted above
 	q.spanStart = 0
 	q.atBoundary = k == 0
 	if err != nil {
@@ -333,9 +337,11 @@ func (p *pipe) sendLargeNow(flags byte, body []byte) bool {
 	return true
 }
 
-// noteWrite records a finished write in the telemetry and for the idleness
-// rule. The role must be held.
-func (q *outQueue) noteWrite(start, end time.Duration, n int, batched bool) {
+// countWrite counts a write of n bytes, batched (by the writer) or
+// immediate, before it is made: a reader of Stats who sees the peer receive
+// something sees it counted. A write the kernel takes only part of is
+// corrected with uncount. The role must be held.
+func (q *outQueue) countWrite(n int, batched bool) {
 	q.writes.Add(1)
 	if batched {
 		q.batched.Add(1)
@@ -343,6 +349,23 @@ func (q *outQueue) noteWrite(start, end time.Duration, n int, batched bool) {
 		q.immediate.Add(1)
 	}
 	q.bytesOut.Add(uint64(n))
+}
+
+// uncount takes back n bytes counted by countWrite but not written.
+func (q *outQueue) uncount(n int) { q.bytesOut.Add(-uint64(n)) }
+
+// countMsgs counts the messages of h up to msgs as sent, before the write
+// that carries them (like countWrite). The role must be held.
+func (q *outQueue) countMsgs(h *seg, msgs int) {
+	if d := msgs - h.out; d > 0 {
+		q.msgsOut.Add(uint64(d))
+		h.out = msgs
+	}
+}
+
+// noteWrite records when a write finished, and its duration, for the
+// idleness rule. The role must be held.
+func (q *outQueue) noteWrite(start, end time.Duration) {
 	d := int64(end - start)
 	if cost := q.writeCost.Load(); cost == 0 {
 		q.writeCost.Store(d)

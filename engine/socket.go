@@ -467,7 +467,7 @@ func (s *Socket) attach(p *pipe, c *conn, md metadata) bool {
 	// granted to the connection's writer, which runConn starts next;
 	// otherwise the role goes idle, and the first Send may write at once.
 	q.takeRole(roleWriter)
-	q.atBoundary = true
+	q.atBoundary, q.cmdCut = true, false
 	p.live.Store(c)
 	if s.typ == SUB {
 		// Subscriptions are replayed on every new connection.

@@ -3,7 +3,7 @@ package engine
 // Stats is a snapshot of a socket's telemetry, summed over all its peers
 // (including peers that are gone).
 type Stats struct {
-	MsgsOut  uint64 // messages written to connections (multipart counts once)
+	MsgsOut  uint64 // messages handed to writes (multipart counts once)
 	BytesOut uint64 // bytes written to connections, framing included
 	// Writes is the number of write calls: BatchedWrites by connections'
 	// writers plus ImmediateWrites from Send's goroutine.

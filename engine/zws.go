@@ -374,7 +374,7 @@ func (c *conn) wsGoodbye(err error) {
 	if !ok || c.p.live.Load() != c {
 		return
 	}
-	if c.takeRoleForGoodbye() && c.p.out.atBoundary {
+	if c.takeRoleForGoodbye() && c.p.out.atBoundary && !c.p.out.cmdCut {
 		c.writeGoodbye(body)
 	}
 }
