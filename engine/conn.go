@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,11 +43,28 @@ type conn struct {
 	wblock     bool
 	wn         int
 	werr       error
+
+	// The reader's: offs is readLoop's scratch; spin is set when the
+	// reader may poll the socket with non-blocking reads (see read); the
+	// rest is read's scratch.
+	offs      []int
+	spin      bool
+	rawReadFn func(fd uintptr) bool
+	rbuf      []byte
+	rn        int
+	rerr      error
 }
 
 func newConn(p *pipe, tc *transport.Conn) *conn {
 	c := &conn{p: p, tc: tc, raw: tc.Raw, codec: p.codec, dead: make(chan struct{}), writerDone: make(chan struct{})}
 	c.rawWriteFn = c.rawWrite
+	c.rawReadFn = c.rawRead
+	// Reads may bypass the net.Conn only when it is the socket itself
+	// (not a wrapper returning buffered bytes first).
+	switch tc.Conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.spin = c.raw != nil
+	}
 	return c
 }
 
@@ -439,12 +457,13 @@ func (c *conn) readyFrom(body []byte) (metadata, error) {
 // holds bytes already read. It returns the error that ended the connection.
 //
 // Every complete message one read brought is handed to Recv in one step
-// (deliver), which wakes Recv at most once. When the read brought much data
-// (or Recv takes frames as views), the read buffer itself is handed over
-// without a copy and another takes its place; for a few small frames (the
-// latency case) the bodies are copied into one arena and the buffer is kept.
-// A frame too large for the buffer is read straight into a buffer of its
-// own, from a pool of size classes.
+// (deliver), which wakes Recv at most once. When Recv takes frames as views,
+// the read buffer itself is handed over without a copy and a recycled one
+// takes its place. Otherwise the frames are the caller's to keep: what the
+// read brought is copied, in one piece, into memory of its own (allocated
+// without being cleared first, the size of the data), and the read buffer is
+// kept. A frame too large for the buffer is read straight into a buffer of
+// its own, from a pool of size classes.
 func (c *conn) readLoop(buf []byte, r, w int) error {
 	p := c.p
 	s := p.s
@@ -462,9 +481,11 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	for {
 		// A bad frame ends the connection, but only after the complete
 		// messages before it are delivered (perr).
-		avail := w - r
-		handOver := !isPub && avail > 0 && (avail >= len(buf)/4 || s.viewing.Load())
-		var arena []byte
+		handOver := !isPub && w > r && s.viewing.Load()
+		// Without handOver, offs notes where in buf each body of this read
+		// lies (from r0), so that the bodies can move to a copy.
+		r0, k0 := r, len(frames)
+		offs := c.offs[:0]
 		handed := false
 		msgs := 0
 		var perr error
@@ -509,20 +530,19 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				}
 				continue
 			}
-			f := inFrame{body: body, more: flags&flagMore != 0}
+			// The frame is built in place: a copy of it from the stack
+			// costs more than the decoding.
+			frames = append(frames, inFrame{})
+			f := &frames[len(frames)-1]
+			f.body = body
+			f.more = flags&flagMore != 0
 			if handOver {
 				f.rb = cur
 				cur.refs++
 				handed = true
-			} else {
-				if arena == nil {
-					arena = make([]byte, 0, avail)
-				}
-				at := len(arena)
-				arena = append(arena, body...)
-				f.body = arena[at:len(arena):len(arena)]
+			} else if !isPub {
+				offs = append(offs, end-len(body)-r0)
 			}
-			frames = append(frames, f)
 			if !f.more {
 				if isPub {
 					c.subscriptionMessage(frames[done:])
@@ -534,6 +554,16 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				}
 			}
 		}
+		if len(offs) > 0 {
+			// append to nil copies without clearing the memory first.
+			own := append([]byte(nil), buf[r0:r]...)
+			for i, off := range offs {
+				f := &frames[k0+i]
+				end := off + len(f.body)
+				f.body = own[off:end:end]
+			}
+		}
+		c.offs = offs[:0]
 		if msgs > 0 {
 			if err := c.deliver(&frames, done, msgs); err != nil {
 				return err
@@ -608,7 +638,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			w = copy(buf, buf[r:w])
 			r = 0
 		}
-		n, err := c.tc.Read(buf[w:])
+		n, err := c.read(buf[w:])
 		w += n
 		if n > 0 {
 			c.countRead(n)
@@ -618,6 +648,75 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 		}
 	}
 }
+
+// readSpin is how long a reader that finds its socket empty right after
+// reading keeps polling it before it parks in the netpoller. An answer that
+// comes within it (the next request of a round trip, the rest of a burst)
+// is read without a wake-up: on an idle CPU a wake-up costs tens of
+// microseconds, as the CPU must first come out of its idle state. While
+// polling the reader yields to the other goroutines, and its thread to the
+// other threads of its CPU (the peer may share the CPU and must run to
+// answer).
+const readSpin = 50 * time.Microsecond
+
+// spinners counts the readers of the process polling their sockets. One at
+// a time may: with many busy connections the others would only take turns
+// burning the CPU their peers and Recv need.
+var spinners atomic.Int32
+
+// read reads into b for the reader: first non-blocking attempts for up to
+// readSpin (when no other reader is polling), then a blocking read.
+func (c *conn) read(b []byte) (int, error) {
+	if c.spin && spinners.Load() == 0 && spinners.CompareAndSwap(0, 1) {
+		n, err, done := c.poll(b)
+		spinners.Store(0)
+		if done {
+			return n, err
+		}
+	}
+	return c.tc.Read(b)
+}
+
+// poll makes non-blocking read attempts for up to readSpin; done is false
+// when none brought anything.
+func (c *conn) poll(b []byte) (n int, err error, done bool) {
+	start := monoNow()
+	for {
+		c.rbuf = b
+		err := c.raw.Read(c.rawReadFn)
+		n, rerr := c.rn, c.rerr
+		c.rbuf, c.rerr = nil, nil
+		switch {
+		case err != nil:
+			return 0, err, true
+		case n > 0:
+			return n, nil, true
+		case n == 0 && rerr == nil:
+			return 0, io.EOF, true
+		case rerr != unix.EAGAIN:
+			return 0, rerr, true
+		}
+		if monoNow()-start > readSpin {
+			return 0, nil, false
+		}
+		runtime.Gosched()
+		osYield()
+	}
+}
+
+// rawRead is the syscall.RawConn callback of read: one non-blocking read
+// attempt, retried on EINTR.
+func (c *conn) rawRead(fd uintptr) bool {
+	for {
+		c.rn, c.rerr = unix.Read(int(fd), c.rbuf)
+		if c.rerr != unix.EINTR {
+			return true
+		}
+	}
+}
+
+// osYield gives the thread's CPU to another runnable thread, if any.
+func osYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
 // maxFrameBody bounds the size a peer may announce when MaxMsgSize is not
 // set: far beyond any real message, and small enough that sizes and offsets
