@@ -44,15 +44,16 @@ type conn struct {
 	wn         int
 	werr       error
 
-	// The reader's: offs is readLoop's scratch; spin is set when the
-	// reader may poll the socket with non-blocking reads (see read); the
-	// rest is read's scratch.
-	offs      []int
-	spin      bool
-	rawReadFn func(fd uintptr) bool
-	rbuf      []byte
-	rn        int
-	rerr      error
+	// The reader's: batches Recv gave back, split's scratch; spin is set
+	// when the reader may poll the socket with non-blocking reads (see
+	// read); the rest is read's scratch.
+	freeBatches  []*inBatch
+	splitScratch [1]*inBatch
+	spin         bool
+	rawReadFn    func(fd uintptr) bool
+	rbuf         []byte
+	rn           int
+	rerr         error
 }
 
 func newConn(p *pipe, tc *transport.Conn) *conn {
@@ -456,14 +457,15 @@ func (c *conn) readyFrom(body []byte) (metadata, error) {
 // readLoop reads and decodes frames until the connection fails. buf[r:w]
 // holds bytes already read. It returns the error that ended the connection.
 //
-// Every complete message one read brought is handed to Recv in one step
-// (deliver), which wakes Recv at most once. When Recv takes frames as views,
-// the read buffer itself is handed over without a copy and a recycled one
-// takes its place. Otherwise the frames are the caller's to keep: what the
-// read brought is copied, in one piece, into memory of its own (allocated
-// without being cleared first, the size of the data), and the read buffer is
-// kept. A frame too large for the buffer is read straight into a buffer of
-// its own, from a pool of size classes.
+// The frames of one read go into one batch, and every complete message the
+// read brought is handed to Recv in one step (deliver), which wakes Recv at
+// most once. When Recv takes frames as views, the read buffer itself goes
+// with the batch, without a copy, and a recycled one takes its place.
+// Otherwise the frames are the caller's to keep: what the read brought is
+// copied, in one piece, into memory of its own (allocated without being
+// cleared first, the size of the data), and the read buffer is kept. A frame
+// too large for the buffer is read straight into a buffer of its own, from a
+// pool of size classes, and makes a batch of its own.
 func (c *conn) readLoop(buf []byte, r, w int) error {
 	p := c.p
 	s := p.s
@@ -474,22 +476,33 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	// cur is the read buffer; its frames may be handed to Recv without a
 	// copy, and then it is replaced (see rbuf).
 	cur := &rbuf{b: buf, cls: -1}
-	// frames holds the complete messages decoded from this read, then
-	// (from done on) the frames of a message still in progress.
-	var frames []inFrame
-	done := 0
+	// pend holds, in order, the batches with frames of a message still in
+	// progress; out is deliver's scratch.
+	var pend, out []*inBatch
+	// pubMid is set while a PUB reads a multipart message from a
+	// subscriber (which is not a subscription).
+	pubMid := false
 	for {
 		// A bad frame ends the connection, but only after the complete
 		// messages before it are delivered (perr).
 		handOver := !isPub && w > r && s.viewing.Load()
-		// Without handOver, offs notes where in buf each body of this read
-		// lies (from r0), so that the bodies can move to a copy.
-		r0, k0 := r, len(frames)
-		offs := c.offs[:0]
-		handed := false
-		msgs := 0
+		r0 := r
+		var b *inBatch
+		msgs, cut := 0, 0 // b.frames[:cut] end complete messages
 		var perr error
 		for {
+			if zmtp && !isPub {
+				// Runs of short message frames, the common case, take a
+				// tight loop; anything else is one turn of this one.
+				if b == nil {
+					b = c.batch()
+				}
+				var m, k int
+				if r, m, k = decodeShort(b, buf, r, w, r0, maxMsg); m > 0 {
+					msgs += m
+					cut = k
+				}
+			}
 			var h frameHeader
 			var flags byte
 			var hdrLen int
@@ -530,51 +543,53 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				}
 				continue
 			}
-			// The frame is built in place: a copy of it from the stack
-			// costs more than the decoding.
-			frames = append(frames, inFrame{})
-			f := &frames[len(frames)-1]
-			f.body = body
-			f.more = flags&flagMore != 0
-			if handOver {
-				f.rb = cur
-				cur.refs++
-				handed = true
-			} else if !isPub {
-				offs = append(offs, end-len(body)-r0)
-			}
-			if !f.more {
-				if isPub {
-					c.subscriptionMessage(frames[done:])
-					clear(frames[done:])
-					frames = frames[:done]
-				} else {
-					done = len(frames)
-					msgs++
+			more := flags&flagMore != 0
+			if isPub {
+				if !more && !pubMid {
+					c.subscriptionMessage(body)
 				}
+				pubMid = more
+				continue
+			}
+			if b == nil {
+				b = c.batch()
+			}
+			b.frames = append(b.frames, frameRef{off: uint32(end - len(body) - r0), n: uint32(len(body)), more: more})
+			if !more {
+				msgs++
+				cut = len(b.frames)
 			}
 		}
-		if len(offs) > 0 {
-			// append to nil copies without clearing the memory first.
-			own := append([]byte(nil), buf[r0:r]...)
-			for i, off := range offs {
-				f := &frames[k0+i]
-				end := off + len(f.body)
-				f.body = own[off:end:end]
-			}
+		if b != nil && len(b.frames) == 0 {
+			c.freeBatches = append(c.freeBatches, b)
+			b = nil
 		}
-		c.offs = offs[:0]
-		if msgs > 0 {
-			if err := c.deliver(&frames, done, msgs); err != nil {
-				return err
+		if b != nil {
+			if handOver {
+				b.data, b.rb = buf[r0:r], cur
+				cur.refs += int32(len(b.frames))
+			} else {
+				// append to nil copies without clearing the memory first.
+				b.data = append([]byte(nil), buf[r0:r]...)
 			}
-			done = 0
-		}
-		if handed {
-			next := s.getReadBuf()
-			w = copy(next.b, buf[r:w])
-			r = 0
-			cur, buf = next, next.b
+			if msgs == 0 {
+				pend = append(pend, b)
+			} else {
+				out = append(out[:0], pend...)
+				clear(pend)
+				pend = append(pend[:0], c.split(b, cut)...)
+				out = append(out, b)
+				if err := c.deliver(out, msgs); err != nil {
+					return err
+				}
+				clear(out)
+			}
+			if handOver {
+				next := s.getReadBuf()
+				w = copy(next.b, buf[r:w])
+				r = 0
+				cur, buf = next, next.b
+			}
 		}
 		if perr != nil {
 			return perr
@@ -606,27 +621,31 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			}
 			r, w = 0, 0
 			codec.finishBody(h, body)
-			if h.flags&flagCommand != 0 {
+			more := h.flags&flagMore != 0
+			switch {
+			case h.flags&flagCommand != 0:
 				err := c.control(h, body)
 				s.recycle(lrb)
 				if err != nil {
 					return err
 				}
-				continue
-			}
-			frames = append(frames, inFrame{body: body, more: h.flags&flagMore != 0, rb: lrb})
-			if h.flags&flagMore == 0 {
-				if isPub {
-					c.subscriptionMessage(frames[done:])
-					for _, f := range frames[done:] {
-						if f.rb != nil && f.rb.cls >= 0 {
-							s.recycle(f.rb)
-						}
+			case isPub:
+				if !more && !pubMid {
+					c.subscriptionMessage(body)
+				}
+				pubMid = more
+				s.recycle(lrb)
+			default:
+				lb := c.batch()
+				lb.data, lb.rb, lb.whole = body, lrb, true
+				lb.frames = append(lb.frames, frameRef{more: more})
+				pend = append(pend, lb)
+				if !more {
+					if err := c.deliver(pend, 1); err != nil {
+						return err
 					}
-					clear(frames[done:])
-					frames = frames[:done]
-				} else if err := c.deliver(&frames, len(frames), 1); err != nil {
-					return err
+					clear(pend)
+					pend = pend[:0]
 				}
 			}
 			continue
@@ -718,6 +737,59 @@ func (c *conn) rawRead(fd uintptr) bool {
 // osYield gives the thread's CPU to another runnable thread, if any.
 func osYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
+// decodeShort appends to b the ZMTP message frames with short (one-octet)
+// sizes that start buf[r:w], with offsets from r0, up to the first frame of
+// any other kind or the first incomplete one. It returns where it stopped,
+// the number of messages completed and len(b.frames) after the last one.
+// The frames it leaves (a long size, a command, reserved flags, a size
+// over MaxMsgSize) are readLoop's to decode and judge.
+func decodeShort(b *inBatch, buf []byte, r, w, r0 int, maxMsg int64) (nr, msgs, cut int) {
+	for r+2 <= w {
+		f := buf[r]
+		if f&^flagMore != 0 {
+			break
+		}
+		n := int(buf[r+1])
+		end := r + 2 + n
+		if end > w || maxMsg >= 0 && int64(n) > maxMsg {
+			break
+		}
+		b.frames = append(b.frames, frameRef{off: uint32(r + 2 - r0), n: uint32(n), more: f != 0})
+		r = end
+		if f == 0 {
+			msgs++
+			cut = len(b.frames)
+		}
+	}
+	return r, msgs, cut
+}
+
+// batch returns an empty batch, reusing one Recv gave back.
+func (c *conn) batch() *inBatch {
+	if k := len(c.freeBatches); k > 0 {
+		b := c.freeBatches[k-1]
+		c.freeBatches[k-1] = nil
+		c.freeBatches = c.freeBatches[:k-1]
+		return b
+	}
+	return &inBatch{}
+}
+
+// split keeps b.frames[:cut] (complete messages) in b and returns the rest,
+// the frames of a message still in progress, as a batch of the same memory
+// (or nothing).
+func (c *conn) split(b *inBatch, cut int) []*inBatch {
+	if cut == len(b.frames) {
+		return nil
+	}
+	tail := c.batch()
+	tail.data, tail.rb = b.data, b.rb
+	tail.frames = append(tail.frames, b.frames[cut:]...)
+	b.frames = b.frames[:cut]
+	c.splitScratch[0] = tail
+	return c.splitScratch[:]
+}
+
 // maxFrameBody bounds the size a peer may announce when MaxMsgSize is not
 // set: far beyond any real message, and small enough that sizes and offsets
 // never overflow.
@@ -793,11 +865,11 @@ func (c *conn) countRead(n int) {
 	q.bytesIn.Add(uint64(n))
 }
 
-// deliver hands the first n frames of *frames, msgs complete messages, to
-// Recv in one step, waiting while the pipe holds RcvHWM messages or more.
-// The frames after n (a message still in progress) stay in *frames. Recv is
-// woken only when the pipe was not already on its ready list.
-func (c *conn) deliver(frames *[]inFrame, n, msgs int) error {
+// deliver hands batches holding msgs complete messages to Recv in one step,
+// waiting while the pipe holds RcvHWM messages or more, and takes back the
+// batches Recv has finished with. Recv is woken only when the pipe was not
+// already on its ready list.
+func (c *conn) deliver(batches []*inBatch, msgs int) error {
 	p := c.p
 	q := &p.in
 	hwm := p.s.opts.RcvHWM
@@ -812,23 +884,14 @@ func (c *conn) deliver(frames *[]inFrame, n, msgs int) error {
 		}
 		q.mu.Lock()
 	}
-	b := *frames
-	if len(q.frames) == 0 {
-		// Hand the slice itself over; the frames in progress move to the
-		// storage Recv gave back.
-		spare := q.frames[:0]
-		q.frames = b[:n]
-		*frames = append(spare, b[n:]...)
-	} else {
-		q.frames = append(q.frames, b[:n]...)
-		k := copy(b, b[n:])
-		clear(b[k:])
-		*frames = b[:k]
-	}
+	q.batches = append(q.batches, batches...)
 	q.msgs += msgs
 	q.msgsIn.Add(uint64(msgs))
 	announce := !q.ready
 	q.ready = true
+	c.freeBatches = append(c.freeBatches, q.free...)
+	clear(q.free)
+	q.free = q.free[:0]
 	q.mu.Unlock()
 	if announce {
 		p.s.ready.add(p)
@@ -871,14 +934,13 @@ func (c *conn) command(body []byte) error {
 	return nil
 }
 
-// subscriptionMessage handles a message a SUB peer sent to a PUB socket:
-// ZMTP 3.0 (and ZWS) subscriptions are messages whose first octet is 1
-// (subscribe) or 0 (cancel). Anything else is dropped, as libzmq does.
-func (c *conn) subscriptionMessage(frames []inFrame) {
-	if len(frames) != 1 || len(frames[0].body) == 0 {
+// subscriptionMessage handles a one-frame message a SUB peer sent to a PUB
+// socket: ZMTP 3.0 (and ZWS) subscriptions are messages whose first octet is
+// 1 (subscribe) or 0 (cancel). Anything else is dropped, as libzmq does.
+func (c *conn) subscriptionMessage(b []byte) {
+	if len(b) == 0 {
 		return
 	}
-	b := frames[0].body
 	p := c.p
 	p.subsMu.Lock()
 	switch b[0] {

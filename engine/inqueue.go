@@ -5,13 +5,54 @@ import (
 	"sync/atomic"
 )
 
-// inFrame is one received frame. When rb is set, body lies in a read
-// buffer handed over without a copy (see rbuf); otherwise body has memory of
-// its own.
+// inFrame is one received frame as Recv hands it on. When rb is set, body
+// lies in a buffer handed over without a copy (see rbuf); otherwise body has
+// memory of its own.
 type inFrame struct {
 	body []byte
 	more bool
 	rb   *rbuf
+}
+
+// inBatch is frames received together, whose bodies lie in one memory: the
+// part of one read that one delivery hands over, or one frame too large for
+// the read buffer. Frames are places in data, without pointers, so a queue
+// of them costs the garbage collector nothing and the reader writes no
+// pointer per frame. The reader fills a batch and hands it over in one step;
+// afterwards only Recv touches it, and gives it back for reuse once taken.
+type inBatch struct {
+	data []byte
+	// rb is the pooled buffer data lies in (a read buffer handed over for
+	// views, or a large frame's buffer), nil when data is the caller's to
+	// keep.
+	rb     *rbuf
+	frames []frameRef
+	// whole is set for a batch of one frame whose body is all of data
+	// (frameRef.n may be too small for it).
+	whole bool
+	pos   int // frames Recv has taken
+}
+
+// frameRef is one received frame: where its body lies in its batch's data,
+// and whether more frames of the same message follow.
+type frameRef struct {
+	off, n uint32
+	more   bool
+}
+
+// frame returns frame i of the batch.
+func (b *inBatch) frame(i int) inFrame {
+	f := b.frames[i]
+	if b.whole {
+		return inFrame{body: b.data, more: f.more, rb: b.rb}
+	}
+	end := f.off + f.n
+	return inFrame{body: b.data[f.off:end:end], more: f.more, rb: b.rb}
+}
+
+// reset empties a batch for reuse.
+func (b *inBatch) reset() {
+	b.data, b.rb, b.frames, b.whole, b.pos = nil, nil, b.frames[:0], false, 0
 }
 
 // rbuf is a read buffer whose frames were handed to Recv without a copy:
@@ -32,13 +73,15 @@ type rbuf struct {
 }
 
 // inQueue holds a peer's received messages until Recv takes them. The
-// connection's reader appends whole messages only (a message whose frames
+// connection's reader delivers whole messages only (a message whose frames
 // span reads waits in the reader until its last frame arrives), so Recv never
 // sees half a message.
 type inQueue struct {
-	mu     sync.Mutex
-	frames []inFrame
-	msgs   int
+	mu      sync.Mutex
+	batches []*inBatch // delivered, in order
+	msgs    int
+	// free holds batches Recv has taken whole, for the reader to reuse.
+	free []*inBatch
 	// ready is true while the pipe is on the socket's ready list or in its
 	// active set; the reader announces the pipe only when ready was false.
 	ready bool

@@ -36,9 +36,10 @@ type pipe struct {
 	out outQueue
 	in  inQueue
 
-	// Recv's side of the inbound queue, used only by the goroutine in Recv.
-	local []inFrame
-	pos   int
+	// Recv's side of the inbound queue, used only by the goroutine in
+	// Recv: the batches taken from in, the one being read at li.
+	local []*inBatch
+	li    int
 
 	// live is the connection in use; nil while disconnected.
 	live atomic.Pointer[conn]

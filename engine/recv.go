@@ -12,11 +12,11 @@ import "time"
 // REQ/REP: the envelope is stripped (REQ) or kept for the reply (REP).
 func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
 	s.endView()
-	if f := s.takeQueued(); f != nil {
-		if f.rb != nil {
-			f.rb.escaped = true
+	if body, more, rb, ok := s.takeQueued(); ok {
+		if rb != nil {
+			rb.escaped = true
 		}
-		return f.body, f.more, nil
+		return body, more, nil
 	}
 	var dl deadline
 	f, err := s.recvFrame(&dl)
@@ -36,9 +36,9 @@ func (s *Socket) RecvFrameView() (frame []byte, more bool, err error) {
 		s.viewing.Store(true)
 	}
 	s.endView()
-	if f := s.takeQueued(); f != nil {
-		s.view = f.rb
-		return f.body, f.more, nil
+	if body, more, rb, ok := s.takeQueued(); ok {
+		s.view = rb
+		return body, more, nil
 	}
 	var dl deadline
 	f, err := s.recvFrame(&dl)
@@ -108,36 +108,54 @@ func (s *Socket) own(f inFrame) {
 }
 
 // takeQueued is the receive fast path of sockets whose frames need no
-// envelope rules (PAIR, DEALER, PULL): the next frame when it is on Recv's
-// side already, or nil. The frame lies in the pipe's local queue, valid until
-// the pipe is refilled (a later Recv call).
-func (s *Socket) takeQueued() *inFrame {
+// envelope rules (PAIR, DEALER, PULL): the next frame, when it is on Recv's
+// side already (ok).
+func (s *Socket) takeQueued() (body []byte, more bool, rb *rbuf, ok bool) {
 	if !s.direct {
-		return nil
+		return nil, false, nil, false
 	}
 	p := s.curIn
 	if p == nil {
 		n := len(s.active)
 		if n == 0 || s.ready.pending() {
-			return nil
+			return nil, false, nil, false
 		}
 		if s.rr >= n {
 			s.rr = 0
 		}
 		p = s.active[s.rr]
-		if p.pos >= len(p.local) {
-			return nil
-		}
 	}
-	f := &p.local[p.pos]
-	p.pos++
+	b := p.peek()
+	if b == nil {
+		return nil, false, nil, false
+	}
+	f := b.frames[b.pos]
+	b.pos++
+	if b.whole {
+		body = b.data
+	} else {
+		end := f.off + f.n
+		body = b.data[f.off:end:end]
+	}
 	if f.more {
 		s.curIn = p
 	} else {
 		s.curIn = nil
 		s.rr++
 	}
-	return f
+	return body, f.more, b.rb, true
+}
+
+// peek returns the batch holding the pipe's next frame on Recv's side, or
+// nil when Recv has taken every frame it holds.
+func (p *pipe) peek() *inBatch {
+	for p.li < len(p.local) {
+		if b := p.local[p.li]; b.pos < len(b.frames) {
+			return b
+		}
+		p.li++
+	}
+	return nil
 }
 
 // endView ends the validity of the frame the last RecvFrameView returned.
@@ -320,7 +338,7 @@ func (s *Socket) rawFrame(dl *deadline) (inFrame, *pipe, error) {
 			if s.rr >= n {
 				s.rr = 0
 			}
-			if q := s.active[s.rr]; q.pos < len(q.local) {
+			if q := s.active[s.rr]; q.peek() != nil {
 				p = q
 			}
 		}
@@ -332,11 +350,11 @@ func (s *Socket) rawFrame(dl *deadline) (inFrame, *pipe, error) {
 }
 
 // take pops the next frame from p's Recv-side queue and keeps to p until
-// the message's last frame. The taken entries are cleared in bulk when the
-// pipe is refilled.
+// the message's last frame.
 func (s *Socket) take(p *pipe) inFrame {
-	f := p.local[p.pos]
-	p.pos++
+	b := p.peek()
+	f := b.frame(b.pos)
+	b.pos++
 	if f.more {
 		s.curIn = p
 	} else {
@@ -399,7 +417,7 @@ func (s *Socket) rawFrameWait(dl *deadline) (inFrame, *pipe, error) {
 		}
 		i := s.rr
 		p := s.active[i]
-		if p.pos == len(p.local) && !s.refill(p) {
+		if p.peek() == nil && !s.refill(p) {
 			// Nothing left on this pipe: take it out of the rotation.
 			last := len(s.active) - 1
 			s.active[i] = s.active[last]
@@ -411,20 +429,29 @@ func (s *Socket) rawFrameWait(dl *deadline) (inFrame, *pipe, error) {
 	}
 }
 
-// refill moves the pipe's received messages to Recv's side in one step.
+// refill moves the pipe's received messages to Recv's side in one step, and
+// gives the batches Recv has finished with back to the reader.
 // It returns false when there were none; the pipe then leaves the ready set
 // (and, once its connection is gone, the socket).
 func (s *Socket) refill(p *pipe) bool {
 	q := &p.in
-	clear(p.local) // every frame was taken
+	// Every frame of the local batches was taken: they go back to the
+	// reader.
+	done := p.local
+	for _, b := range done {
+		b.reset()
+	}
 	q.mu.Lock()
-	if len(q.frames) == 0 {
+	q.free = append(q.free, done...)
+	clear(done)
+	p.li = 0
+	if len(q.batches) == 0 {
+		p.local = done[:0]
 		q.ready = false
 		q.mu.Unlock()
 		return false
 	}
-	p.local, q.frames = q.frames, p.local[:0]
-	p.pos = 0
+	p.local, q.batches = q.batches, done[:0]
 	q.msgs = 0
 	wake := q.full
 	q.full = false
