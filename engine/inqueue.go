@@ -72,6 +72,67 @@ type rbuf struct {
 	cls     int8 // size class of a large frame's buffer; -1 for a read buffer
 }
 
+// rbufPool keeps a socket's spare receive buffers: read buffers, and
+// buffers for frames too large for them by size class. Readers take them;
+// Recv gives back the ones no frame refers to any more. Unlike a sync.Pool
+// it is not emptied by the garbage collector, so a receiver streaming
+// through views allocates nothing, and causes no collection, at any frame
+// size. It keeps up to limit bytes: what the frames of up to 64 KiB a pipe
+// may hold (RcvHWM messages queued, as many on Recv's side) need, and never
+// more than it held at its peak.
+type rbufPool struct {
+	mu      sync.Mutex
+	size    int // a read buffer's size
+	reads   []*rbuf
+	classes [numClasses][]*rbuf
+	bytes   int
+	limit   int
+}
+
+func (bp *rbufPool) init(size, hwm int) {
+	bp.size = size
+	bp.limit = max(poolFloor, 2*min(hwm, 1<<12)*(64<<10+64))
+}
+
+// get returns an empty buffer of class cls (-1: a read buffer).
+func (bp *rbufPool) get(cls int) *rbuf {
+	bp.mu.Lock()
+	l := &bp.reads
+	if cls >= 0 {
+		l = &bp.classes[cls]
+	}
+	if k := len(*l); k > 0 {
+		rb := (*l)[k-1]
+		(*l)[k-1] = nil
+		*l = (*l)[:k-1]
+		bp.bytes -= len(rb.b)
+		bp.mu.Unlock()
+		rb.refs, rb.escaped = 0, false
+		return rb
+	}
+	bp.mu.Unlock()
+	size := bp.size
+	if cls >= 0 {
+		size = 1 << (cls + minClassShift)
+	}
+	return &rbuf{b: make([]byte, size), cls: int8(cls)}
+}
+
+// put keeps a buffer nothing refers to any more, within the limit.
+func (bp *rbufPool) put(rb *rbuf) {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	if bp.bytes+len(rb.b) > bp.limit {
+		return
+	}
+	bp.bytes += len(rb.b)
+	if rb.cls < 0 {
+		bp.reads = append(bp.reads, rb)
+	} else {
+		bp.classes[rb.cls] = append(bp.classes[rb.cls], rb)
+	}
+}
+
 // inQueue holds a peer's received messages until Recv takes them. The
 // connection's reader delivers whole messages only (a message whose frames
 // span reads waits in the reader until its last frame arrives), so Recv never

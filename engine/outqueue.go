@@ -498,8 +498,9 @@ func sizeClass(n int) int {
 // segPool recycles segs and the buffers of large frames between the role
 // holder (put) and the producer (get). It keeps up to limit bytes: enough
 // that a queue streaming at SndHWM messages of up to 64 KiB reuses what the
-// writer frees instead of allocating, without holding on to more than the
-// queue itself held at its peak.
+// writer frees instead of allocating (twice that, for what is being written
+// and encoded besides), and never more than the queue itself held at its
+// peak.
 type segPool struct {
 	mu      sync.Mutex
 	batch   int    // capacity of a batch seg's mem
@@ -515,7 +516,7 @@ const poolFloor = 4 << 20
 
 func (sp *segPool) init(batch, hwm int) {
 	sp.batch = batch
-	sp.limit = max(poolFloor, min(hwm, 1<<12)*(64<<10+64))
+	sp.limit = max(poolFloor, 2*min(hwm, 1<<12)*(64<<10+64))
 }
 
 // get returns a seg, empty and unlinked, with a batch buffer of at least n

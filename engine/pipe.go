@@ -32,6 +32,9 @@ type pipe struct {
 	// vector is true when a large frame's body may be written from memory
 	// apart from its header (not for a WebSocket client, which masks).
 	vector bool
+	// hdr is the producer's scratch for a header written from the
+	// caller's goroutine (a local array would escape through the codec).
+	hdr [wsMaxHeader + 2]byte
 
 	out outQueue
 	in  inQueue
@@ -303,8 +306,7 @@ func (p *pipe) sendLargeNow(flags byte, body []byte) bool {
 		}
 		return false
 	}
-	var hdrBuf [16]byte
-	hdr, _ := p.codec.appendHeader(hdrBuf[:0], flags, len(body))
+	hdr, _ := p.codec.appendHeader(p.hdr[:0], flags, len(body))
 	size := len(hdr) + len(body)
 	q.msgsOut.Add(1)
 	q.countWrite(size, false)

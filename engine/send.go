@@ -162,14 +162,13 @@ func (s *Socket) tryPipes(first []byte, more bool) *pipe {
 // pickPipeWait is pickPipe's path when every pipe is at SndHWM (or there is
 // none): it waits for room.
 func (s *Socket) pickPipeWait(first []byte, more bool) (*pipe, error) {
-	var timer *time.Timer
-	registered := false
+	armed, registered := false, false
 	defer func() {
 		if registered {
 			s.roomWait.Add(-1)
 		}
-		if timer != nil {
-			timer.Stop()
+		if armed {
+			s.sendTimer.Stop()
 		}
 	}()
 	for {
@@ -185,10 +184,16 @@ func (s *Socket) pickPipeWait(first []byte, more bool) (*pipe, error) {
 		}
 		var expire <-chan time.Time
 		if s.opts.SendTimeout > 0 {
-			if timer == nil {
-				timer = time.NewTimer(s.opts.SendTimeout)
+			if !armed {
+				// One timer per socket, reset per wait.
+				if s.sendTimer == nil {
+					s.sendTimer = time.NewTimer(s.opts.SendTimeout)
+				} else {
+					s.sendTimer.Reset(s.opts.SendTimeout)
+				}
+				armed = true
 			}
-			expire = timer.C
+			expire = s.sendTimer.C
 		}
 		select {
 		case <-s.room:

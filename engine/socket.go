@@ -53,13 +53,14 @@ type Socket struct {
 	outPipes atomic.Pointer[[]*pipe]
 
 	// Send side: used only by the goroutine in a send-side call.
-	lb       int
-	cur      *pipe   // pipe taking the frames of the message being sent
-	inMsg    bool    // a message is being sent (a frame with MORE went out)
-	dropMsg  bool    // the rest of the message being sent is discarded
-	pubDest  []*pipe // PUB: peers matching the message being sent
-	room     chan struct{}
-	roomWait atomic.Int32
+	lb        int
+	cur       *pipe   // pipe taking the frames of the message being sent
+	inMsg     bool    // a message is being sent (a frame with MORE went out)
+	dropMsg   bool    // the rest of the message being sent is discarded
+	pubDest   []*pipe // PUB: peers matching the message being sent
+	room      chan struct{}
+	roomWait  atomic.Int32
+	sendTimer *time.Timer // SendTimeout's timer, made on first use
 
 	// Receive side: used only by the goroutine in a receive-side call.
 	// direct is set for the socket types whose frames need no envelope
@@ -75,12 +76,11 @@ type Socket struct {
 	// recvWaiting is true while a Recv sleeps for want of a message.
 	recvWaiting atomic.Bool
 
-	// rbufs recycles read buffers and largeBufs the buffers of frames too
-	// large for them, by size class (see rbuf); viewing is set once Recv
-	// has used RecvFrameView, so that readers hand over every read's buffer.
-	rbufs     sync.Pool
-	largeBufs [numClasses]sync.Pool
-	viewing   atomic.Bool
+	// rbufs recycles read buffers and the buffers of frames too large for
+	// them (see rbuf); viewing is set once Recv has used RecvFrameView, so
+	// that readers hand over every read's buffer.
+	rbufs   rbufPool
+	viewing atomic.Bool
 
 	// REQ/REP state, guarded by stateMu.
 	stateMu   sync.Mutex
@@ -156,12 +156,7 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.direct = t == PAIR || t == DEALER || t == PULL
-	size := s.readBufSize()
-	s.rbufs.New = func() any { return &rbuf{b: make([]byte, size), cls: -1} }
-	for c := range s.largeBufs {
-		size := 1 << (c + minClassShift)
-		s.largeBufs[c].New = func() any { return &rbuf{b: make([]byte, size), cls: int8(c)} }
-	}
+	s.rbufs.init(s.readBufSize(), opts.RcvHWM)
 	if t == SUB {
 		for _, p := range opts.Subscribe {
 			s.subs.add(p)
@@ -177,28 +172,16 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 func (s *Socket) readBufSize() int { return max(s.opts.InBatchSize, 512) }
 
 // getReadBuf returns an empty read buffer from the pool.
-func (s *Socket) getReadBuf() *rbuf {
-	rb := s.rbufs.Get().(*rbuf)
-	rb.refs, rb.escaped = 0, false
-	return rb
-}
+func (s *Socket) getReadBuf() *rbuf { return s.rbufs.get(-1) }
 
 // getLargeBuf returns a pooled buffer for a frame body of n octets, at most
 // the largest size class.
-func (s *Socket) getLargeBuf(n int) *rbuf {
-	rb := s.largeBufs[sizeClass(n)].Get().(*rbuf)
-	rb.refs, rb.escaped = 0, false
-	return rb
-}
+func (s *Socket) getLargeBuf(n int) *rbuf { return s.rbufs.get(sizeClass(n)) }
 
 // recycle returns a buffer that nothing refers to any more to its pool.
 func (s *Socket) recycle(rb *rbuf) {
-	switch {
-	case rb == nil:
-	case rb.cls < 0:
-		s.rbufs.Put(rb)
-	default:
-		s.largeBufs[rb.cls].Put(rb)
+	if rb != nil {
+		s.rbufs.put(rb)
 	}
 }
 
