@@ -49,6 +49,8 @@ type conn struct {
 	// read); the rest is read's scratch.
 	freeBatches  []*inBatch
 	splitScratch [1]*inBatch
+	chunk        []byte // memory for the caller, see window
+	pos          int    // where in chunk the read window starts
 	spin         bool
 	rawReadFn    func(fd uintptr) bool
 	rbuf         []byte
@@ -473,8 +475,11 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	zmtp := p.zmtp
 	maxMsg := s.opts.MaxMsgSize
 	isPub := s.typ == PUB
-	// cur is the read buffer; its frames may be handed to Recv without a
-	// copy, and then it is replaced (see rbuf).
+	// cur is the read buffer when it is a pooled one (Recv takes views, or
+	// the socket is a PUB): its frames are handed to Recv without a copy,
+	// and then it is replaced (see rbuf). When the frames become the
+	// caller's, cur is nil and buf is a window onto the reader's chunk of
+	// memory for the caller (see window).
 	cur := &rbuf{b: buf, cls: -1}
 	// pend holds, in order, the batches with frames of a message still in
 	// progress; out is deliver's scratch.
@@ -485,7 +490,18 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 	for {
 		// A bad frame ends the connection, but only after the complete
 		// messages before it are delivered (perr).
-		handOver := !isPub && w > r && s.viewing.Load()
+		viewing := s.viewing.Load()
+		switch {
+		case !isPub && !viewing && cur != nil:
+			// Nothing of cur was handed over (this is the first turn).
+			buf, w = c.window(buf[r:w])
+			s.recycle(cur)
+			r, cur = 0, nil
+		case viewing && cur == nil:
+			next := s.getReadBuf()
+			w = copy(next.b, buf[r:w])
+			r, cur, buf = 0, next, next.b
+		}
 		r0 := r
 		var b *inBatch
 		msgs, cut := 0, 0 // b.frames[:cut] end complete messages
@@ -565,12 +581,12 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			b = nil
 		}
 		if b != nil {
-			if handOver {
+			if cur != nil {
 				b.data, b.rb = buf[r0:r], cur
 				cur.refs += int32(len(b.frames))
 			} else {
-				// append to nil copies without clearing the memory first.
-				b.data = append([]byte(nil), buf[r0:r]...)
+				// The frames lie in the chunk for the caller already.
+				b.data = buf[r0:r:r]
 			}
 			if msgs == 0 {
 				pend = append(pend, b)
@@ -584,7 +600,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 				}
 				clear(out)
 			}
-			if handOver {
+			if cur != nil {
 				next := s.getReadBuf()
 				w = copy(next.b, buf[r:w])
 				r = 0
@@ -611,7 +627,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 		if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)-r) && r > 0 {
 			// Make room: the frame may yet fit once buf[r:w] moves to the
 			// front.
-			w = copy(buf, buf[r:w])
+			buf, w = c.compact(buf, cur, r, w)
 			r = 0
 		}
 		if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)) {
@@ -619,7 +635,8 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			if err != nil {
 				return err
 			}
-			r, w = 0, 0
+			buf, w = c.compact(buf, cur, w, w)
+			r = 0
 			codec.finishBody(h, body)
 			more := h.flags&flagMore != 0
 			switch {
@@ -651,10 +668,8 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			continue
 		}
 
-		if r == w {
-			r, w = 0, 0
-		} else if r > 0 {
-			w = copy(buf, buf[r:w])
+		if r > 0 {
+			buf, w = c.compact(buf, cur, r, w)
 			r = 0
 		}
 		n, err := c.read(buf[w:])
@@ -762,6 +777,40 @@ func decodeShort(b *inBatch, buf []byte, r, w, r0 int, maxMsg int64) (nr, msgs, 
 		}
 	}
 	return r, msgs, cut
+}
+
+// ownChunk is the least size of the memory the reader reads frames that
+// become the caller's into: reads follow one another in it, each into a
+// window the size of the read buffer, and the frames are handed over where
+// they were read, without a copy. One allocation serves several reads (the
+// pace of collections follows the bytes allocated, but every allocation
+// near the read buffer's size costs a span of its own). A caller that keeps
+// a frame keeps its chunk alive.
+const ownChunk = 64 << 10
+
+// window starts a chunk for the caller and returns its first window, with
+// rest (bytes read and not yet decoded) at its start.
+func (c *conn) window(rest []byte) ([]byte, int) {
+	size := c.p.s.readBufSize()
+	c.chunk = make([]byte, max(ownChunk, 2*size))
+	c.pos = 0
+	return c.chunk[:size], copy(c.chunk, rest)
+}
+
+// compact makes buf[r:w] the start of the read buffer. A pooled buffer
+// (cur), none of whose frames is handed over yet, has it moved to its front;
+// a window onto the chunk for the caller moves forward past buf[:r] (frames
+// handed over stay where they are), to a new chunk when this one is full.
+func (c *conn) compact(buf []byte, cur *rbuf, r, w int) ([]byte, int) {
+	if cur != nil {
+		return buf, copy(buf, buf[r:w])
+	}
+	size := len(buf)
+	c.pos += r
+	if c.pos+size > len(c.chunk) {
+		return c.window(buf[r:w])
+	}
+	return c.chunk[c.pos : c.pos+size], w - r
 }
 
 // batch returns an empty batch, reusing one Recv gave back.
