@@ -507,14 +507,19 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 		msgs, cut := 0, 0 // b.frames[:cut] end complete messages
 		var perr error
 		for {
-			if zmtp && !isPub {
-				// Runs of short message frames, the common case, take a
+			if !isPub {
+				// Runs of plain message frames, the common case, take a
 				// tight loop; anything else is one turn of this one.
 				if b == nil {
 					b = c.batch()
 				}
 				var m, k int
-				if r, m, k = decodeShort(b, buf, r, w, r0, maxMsg); m > 0 {
+				if zmtp {
+					r, m, k = decodeShort(b, buf, r, w, r0, maxMsg)
+				} else {
+					r, m, k = decodeShortWS(b, buf, r, w, r0, maxMsg, !c.tc.Client)
+				}
+				if m > 0 {
 					msgs += m
 					cut = k
 				}

@@ -111,6 +111,26 @@ func appendWSHeader(dst []byte, op ws.OpCode, n int, masked bool, key [4]byte) [
 	return dst
 }
 
+// mask applies (or removes) a WebSocket masking key to b, b's first octet
+// meeting key[0]. Short payloads, the common case of small messages, go a
+// word at a time; the per-octet head and tail of ws.Cipher would cost more
+// than its vector loop saves.
+func mask(b []byte, key [4]byte) {
+	if len(b) >= 64 {
+		ws.Cipher(b, key, 0)
+		return
+	}
+	k := uint64(binary.LittleEndian.Uint32(key[:]))
+	k |= k << 32
+	for len(b) >= 8 {
+		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+		b = b[8:]
+	}
+	for i := range b {
+		b[i] ^= key[i&3]
+	}
+}
+
 // newMaskKey returns a masking key for one frame. RFC 6455 asks for keys a
 // party in the middle cannot predict; the runtime's per-thread generator
 // (math/rand/v2) gives that without a system call or a lock per frame.
@@ -137,7 +157,7 @@ func (c zwsCodec) appendFrame(dst []byte, flags byte, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, zwsFlagOf(flags))
 	dst = append(dst, body...)
-	ws.Cipher(dst[start:], key, 0)
+	mask(dst[start:], key)
 	return dst
 }
 
@@ -166,7 +186,7 @@ func (c zwsCodec) decodeOwn(b []byte) (frameHeader, bool, error) {
 // finishBody unmasks a received body in place.
 func (zwsCodec) finishBody(h frameHeader, body []byte) {
 	if h.masked {
-		ws.Cipher(body, h.mask, 0)
+		mask(body, h.mask)
 	}
 }
 
@@ -276,6 +296,60 @@ func decodeWSHeader(b []byte, masked bool) (h frameHeader, ok bool, err error) {
 	return h, true, nil
 }
 
+// decodeShortWS is decodeShort for ZWS: it appends to b the message frames
+// (final binary WebSocket messages with a 7- or 16-bit length, masked as
+// the direction wants) that start buf[r:w], unmasking their bodies in
+// place, up to the first frame of any other kind or the first incomplete
+// one, which it leaves to readLoop to decode and judge.
+func decodeShortWS(b *inBatch, buf []byte, r, w, r0 int, maxMsg int64, masked bool) (nr, msgs, cut int) {
+	keyLen := 0
+	if masked {
+		keyLen = 4
+	}
+	for r+2 <= w && buf[r] == wsFin|byte(ws.OpBinary) {
+		b1 := buf[r+1]
+		if b1&wsMaskBit != 0 != masked {
+			break
+		}
+		n, h := int(b1&^wsMaskBit), 2
+		switch n {
+		case int(wsLen64), 0:
+			return r, msgs, cut
+		case int(wsLen16):
+			if r+4 > w {
+				return r, msgs, cut
+			}
+			n, h = int(binary.BigEndian.Uint16(buf[r+2:r+4])), 4
+		}
+		h += keyLen
+		end := r + h + n
+		if end > w || maxMsg >= 0 && int64(n-1) > maxMsg {
+			break
+		}
+		var key [4]byte
+		flag := buf[r+h]
+		if masked {
+			copy(key[:], buf[r+h-4:r+h])
+			flag ^= key[0]
+		}
+		if flag > zwsFlagMore {
+			break // a command, or a bad flag octet
+		}
+		body := buf[r+h+1 : end]
+		if masked {
+			// The body starts one octet into the payload.
+			mask(body, [4]byte{key[1], key[2], key[3], key[0]})
+		}
+		b.frames = append(b.frames, frameRef{off: uint32(r + h + 1 - r0), n: uint32(n - 1), more: flag == zwsFlagMore})
+		r = end
+		if flag == zwsFlagLast {
+			msgs++
+			cut = len(b.frames)
+		}
+	}
+	return r, msgs, cut
+}
+
 // appendWSControl appends a control frame (close, ping, pong) with payload
 // p (at most 125 octets), masked when client.
 func appendWSControl(dst []byte, client bool, op ws.OpCode, p []byte) []byte {
@@ -287,7 +361,7 @@ func appendWSControl(dst []byte, client bool, op ws.OpCode, p []byte) []byte {
 	start := len(dst)
 	dst = append(dst, p...)
 	if client {
-		ws.Cipher(dst[start:], key, 0)
+		mask(dst[start:], key)
 	}
 	return dst
 }

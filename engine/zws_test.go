@@ -905,3 +905,23 @@ func TestZWSServerSideLargeFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskMatchesCipher: the engine's own masking agrees with gobwas/ws's
+// at every length around its word and vector boundaries, for any key.
+func TestMaskMatchesCipher(t *testing.T) {
+	keys := [][4]byte{{0, 0, 0, 0}, {1, 2, 3, 4}, {0xff, 0x80, 0x7f, 0x01}}
+	for _, key := range keys {
+		for n := 0; n < 200; n++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(i*31 + n)
+			}
+			want := bytes.Clone(b)
+			ws.Cipher(want, key, 0)
+			mask(b, key)
+			if !bytes.Equal(b, want) {
+				t.Fatalf("mask of %d octets with key % x = % x, want % x", n, key, b, want)
+			}
+		}
+	}
+}
