@@ -51,6 +51,7 @@ type conn struct {
 	splitScratch [1]*inBatch
 	chunk        []byte // memory for the caller, see window
 	pos          int    // where in chunk the read window starts
+	kept         int    // where in chunk the frames handed over end
 	spin         bool
 	rawReadFn    func(fd uintptr) bool
 	rbuf         []byte
@@ -592,6 +593,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			} else {
 				// The frames lie in the chunk for the caller already.
 				b.data = buf[r0:r:r]
+				c.kept = c.pos + r
 			}
 			if msgs == 0 {
 				pend = append(pend, b)
@@ -636,7 +638,7 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 			r = 0
 		}
 		if ok && int64(h.hdrLen)+h.bodyLen > int64(len(buf)) {
-			body, lrb, err := c.readLarge(h, buf[r+h.hdrLen:w])
+			body, lrb, err := c.readLarge(h, buf[r+h.hdrLen:w], cur == nil)
 			if err != nil {
 				return err
 			}
@@ -798,24 +800,32 @@ const ownChunk = 64 << 10
 func (c *conn) window(rest []byte) ([]byte, int) {
 	size := c.p.s.readBufSize()
 	c.chunk = make([]byte, max(ownChunk, 2*size))
-	c.pos = 0
+	c.pos, c.kept = 0, 0
 	return c.chunk[:size], copy(c.chunk, rest)
 }
 
 // compact makes buf[r:w] the start of the read buffer. A pooled buffer
 // (cur), none of whose frames is handed over yet, has it moved to its front;
-// a window onto the chunk for the caller moves forward past buf[:r] (frames
-// handed over stay where they are), to a new chunk when this one is full.
+// a window onto the chunk for the caller moves to just past the frames
+// handed over (they stay where they are; bytes that went elsewhere, such as
+// the part of a large frame copied into a buffer of its own, are reused),
+// to a new chunk when this one is full.
 func (c *conn) compact(buf []byte, cur *rbuf, r, w int) ([]byte, int) {
 	if cur != nil {
 		return buf, copy(buf, buf[r:w])
 	}
-	size := len(buf)
-	c.pos += r
-	if c.pos+size > len(c.chunk) {
-		return c.window(buf[r:w])
+	size := c.p.s.readBufSize()
+	n := w - r
+	if start := c.pos + r; c.kept < start {
+		copy(c.chunk[c.kept:], c.chunk[start:start+n])
+		c.pos = c.kept
+	} else {
+		c.pos = start
 	}
-	return c.chunk[c.pos : c.pos+size], w - r
+	if c.pos+size > len(c.chunk) {
+		return c.window(c.chunk[c.pos : c.pos+n])
+	}
+	return c.chunk[c.pos : c.pos+size], n
 }
 
 // batch returns an empty batch, reusing one Recv gave back.
@@ -867,12 +877,19 @@ func frameSizeError(n, maxMsg int64) error {
 
 // readLarge reads the body of a frame that does not fit the read buffer.
 // have holds the body bytes already buffered. A body up to the largest size
-// class is read into a pooled buffer, returned with it (refs 1) so that Recv
-// can give it back; a larger one gets memory of its own, grown (by doubling,
-// from 1 MiB) with what actually arrives rather than with what the header
-// claims. The size was checked against MaxMsgSize.
-func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, *rbuf, error) {
+// class that will be the caller's (owned) gets memory of its own of its
+// size; otherwise it is read into a pooled buffer, returned with it (refs 1)
+// so that Recv can give it back. A larger one gets memory of its own, grown
+// (by doubling, from 1 MiB) with what actually arrives rather than with what
+// the header claims. The size was checked against MaxMsgSize.
+func (c *conn) readLarge(h frameHeader, have []byte, owned bool) ([]byte, *rbuf, error) {
 	size := h.bodyLen
+	if owned && size <= 1<<maxClassShift {
+		// The body becomes the caller's: memory of its exact size, of
+		// which only the part not yet read is cleared first.
+		body := append(have[:len(have):len(have)], make([]byte, int(size)-len(have))...)
+		return body, nil, c.readFull(body[len(have):])
+	}
 	if size <= 1<<maxClassShift {
 		rb := c.p.s.getLargeBuf(int(size))
 		body := rb.b[:size]
@@ -910,6 +927,21 @@ func (c *conn) readLarge(h frameHeader, have []byte) ([]byte, *rbuf, error) {
 		}
 	}
 	return body, nil, nil
+}
+
+// readFull fills b from the connection.
+func (c *conn) readFull(b []byte) error {
+	for got := 0; got < len(b); {
+		n, err := c.tc.Read(b[got:])
+		got += n
+		if n > 0 {
+			c.countRead(n)
+		}
+		if err != nil && got < len(b) {
+			return err
+		}
+	}
+	return nil
 }
 
 // countRead adds one read of n bytes to the telemetry.

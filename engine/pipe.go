@@ -229,7 +229,7 @@ func (p *pipe) kick() {
 	if q.role.Load() != roleIdle {
 		return
 	}
-	if p.immediateOK() && q.role.CompareAndSwap(roleIdle, roleSender) {
+	if p.immediateOK(false) && q.role.CompareAndSwap(roleIdle, roleSender) {
 		p.writeNow()
 		return
 	}
@@ -242,15 +242,16 @@ func (p *pipe) kick() {
 // connection (a running average): a message that follows the last write
 // sooner than that is likely to have company, so the writer's next batch
 // takes it instead. With batching off, or OutBatchSize 1, every message that
-// finds the connection idle is written at once. The connection must allow
-// non-blocking writes.
-func (p *pipe) immediateOK() bool {
+// finds the connection idle is written at once, and so is a frame at least
+// as large as the batch (large), which has no company to wait for: it is
+// written alone either way. The connection must allow non-blocking writes.
+func (p *pipe) immediateOK(large bool) bool {
 	c := p.live.Load()
 	if c == nil || c.raw == nil {
 		return false
 	}
 	o := &p.s.opts
-	if !o.WriteBatching || o.OutBatchSize == 1 {
+	if large || !o.WriteBatching || o.OutBatchSize == 1 {
 		return true
 	}
 	q := &p.out
@@ -287,7 +288,7 @@ func (p *pipe) writeNow() {
 // when the frame must be queued instead.
 func (p *pipe) sendLargeNow(flags byte, body []byte) bool {
 	q := &p.out
-	if q.role.Load() != roleIdle || !p.immediateOK() || !q.role.CompareAndSwap(roleIdle, roleSender) {
+	if q.role.Load() != roleIdle || !p.immediateOK(true) || !q.role.CompareAndSwap(roleIdle, roleSender) {
 		return false
 	}
 	c := p.live.Load()
