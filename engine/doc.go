@@ -58,9 +58,16 @@
 // Each connection's reader reads up to InBatchSize bytes at a time, decodes
 // every complete frame, and hands all the complete messages of one read to
 // the receiving side in one step, waking a waiting Recv once. Messages from
-// several peers are fair-queued. A frame larger than the read buffer is read
-// straight into a buffer of its own, recycled through size classes when it
-// was received with RecvFrameView.
+// several peers are fair-queued. Frames that become the caller's (RecvFrame,
+// RecvMsg) are read into chunks of memory for the caller and handed over
+// where they lie; a caller that keeps a frame keeps its chunk (64 KiB)
+// alive. Frames received as views lie in read buffers that are recycled. A
+// frame larger than the read buffer is read straight into a buffer of its
+// own, recycled through size classes when it was received as a view.
+//
+// A reader that finds its socket empty right after a read polls it for a
+// few tens of microseconds before it sleeps, so that an answer that follows
+// at once is read without a wake-up (one reader per process at a time).
 //
 // Any protocol error closes that connection only; the reason is logged at
 // debug level (Options.Logger).
