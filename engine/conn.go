@@ -53,6 +53,10 @@ type conn struct {
 	pos          int    // where in chunk the read window starts
 	kept         int    // where in chunk the frames handed over end
 	spin         bool
+	// backAndForth is set when the socket sent something between the last
+	// two reads that brought data (lastOut is its MsgsOut at the last).
+	backAndForth bool
+	lastOut      uint64
 	rawReadFn    func(fd uintptr) bool
 	rbuf         []byte
 	rn           int
@@ -691,13 +695,15 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 }
 
 // readSpin is how long a reader that finds its socket empty right after
-// reading keeps polling it before it parks in the netpoller. An answer that
-// comes within it (the next request of a round trip, the rest of a burst)
-// is read without a wake-up: on an idle CPU a wake-up costs tens of
-// microseconds, as the CPU must first come out of its idle state. While
-// polling the reader yields to the other goroutines, and its thread to the
-// other threads of its CPU (the peer may share the CPU and must run to
-// answer).
+// reading keeps polling it before it parks in the netpoller, when the
+// connection goes back and forth (the socket sent something between the
+// last two reads that brought data: requests and replies, not a stream one
+// way). An answer that comes within it is read without a wake-up: on an
+// idle CPU a wake-up costs tens of microseconds, as the CPU must first come
+// out of its idle state. While polling the reader yields to the other
+// goroutines, and its thread to the other threads of its CPU (the peer may
+// share the CPU and must run to answer). A receiver of a one-way stream does
+// not poll: the CPU it would burn is the sender's, when they share one.
 const readSpin = 50 * time.Microsecond
 
 // spinners counts the readers of the process polling their sockets. One at
@@ -707,15 +713,21 @@ var spinners atomic.Int32
 
 // read reads into b for the reader: first non-blocking attempts for up to
 // readSpin (when no other reader is polling), then a blocking read.
-func (c *conn) read(b []byte) (int, error) {
-	if c.spin && spinners.Load() == 0 && spinners.CompareAndSwap(0, 1) {
-		n, err, done := c.poll(b)
+func (c *conn) read(b []byte) (n int, err error) {
+	done := false
+	if c.spin && c.backAndForth && spinners.Load() == 0 && spinners.CompareAndSwap(0, 1) {
+		n, err, done = c.poll(b)
 		spinners.Store(0)
-		if done {
-			return n, err
-		}
 	}
-	return c.tc.Read(b)
+	if !done {
+		n, err = c.tc.Read(b)
+	}
+	if n > 0 && c.spin {
+		out := c.p.out.msgsOut.Load()
+		c.backAndForth = out != c.lastOut
+		c.lastOut = out
+	}
+	return n, err
 }
 
 // poll makes non-blocking read attempts for up to readSpin; done is false
