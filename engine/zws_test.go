@@ -759,6 +759,45 @@ func TestZWSCloseHandshake(t *testing.T) {
 			t.Fatalf("after Close: close frame %v status %d, want a close frame with 1000", sawClose, status)
 		}
 	})
+	t.Run("socket closes while streaming", func(t *testing.T) {
+		// Close comes while Send's goroutine and the connection's writer
+		// take turns writing: the close frame must still go out, after
+		// whole frames (a writer in the middle of a write finishes it
+		// first).
+		for i := 0; i < 10; i++ {
+			push := newTestSocket(t, PUSH)
+			raw := zwsDialRaw(t, bindSocket(t, push, "ws://127.0.0.1:*/zbench"))
+			if err := raw.handshakeNULL("PULL", "PUSH"); err != nil {
+				t.Fatal(err)
+			}
+			waitPeers(t, push, 1)
+			sent := make(chan error, 1)
+			go func() {
+				msg := make([]byte, 32)
+				for {
+					if err := push.Send(msg); err != nil {
+						sent <- err
+						return
+					}
+				}
+			}()
+			go func() {
+				// Once the stream flows (or after waitTimeout, when the
+				// reader below fails the test).
+				for deadline := time.Now().Add(waitTimeout); push.Stats().MsgsOut < 1000 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				push.Close()
+			}()
+			status, sawClose, _ := raw.readUntilClosed()
+			if err := <-sent; !errors.Is(err, ErrClosed) {
+				t.Fatalf("Send after Close: %v, want ErrClosed", err)
+			}
+			if !sawClose || status != ws.StatusNormalClosure {
+				t.Fatalf("Close during a stream: close frame %v status %d, want a close frame with 1000 after whole frames", sawClose, status)
+			}
+		}
+	})
 	t.Run("engine to engine", func(t *testing.T) {
 		// The connecting side masks its close frame; the bound side sees
 		// an orderly end (io.EOF), not a protocol error.
