@@ -313,13 +313,16 @@ func decodeShortWS(b *inBatch, buf []byte, r, w, r0 int, maxMsg int64, masked bo
 		}
 		n, h := int(b1&^wsMaskBit), 2
 		switch n {
-		case int(wsLen64), 0:
+		case int(wsLen64):
 			return r, msgs, cut
 		case int(wsLen16):
 			if r+4 > w {
 				return r, msgs, cut
 			}
 			n, h = int(binary.BigEndian.Uint16(buf[r+2:r+4])), 4
+		}
+		if n == 0 {
+			break // no flag octet: readLoop reports it
 		}
 		h += keyLen
 		end := r + h + n
