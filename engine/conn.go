@@ -67,11 +67,15 @@ func newConn(p *pipe, tc *transport.Conn) *conn {
 	c := &conn{p: p, tc: tc, raw: tc.Raw, codec: p.codec, dead: make(chan struct{}), writerDone: make(chan struct{})}
 	c.rawWriteFn = c.rawWrite
 	c.rawReadFn = c.rawRead
-	// Reads may bypass the net.Conn only when it is the socket itself
-	// (not a wrapper returning buffered bytes first).
+	// Readers poll only in a process with one P: there a reader parked in
+	// the netpoller means the whole process sleeps, and an answer must wake
+	// its CPU. With more Ps a poller takes a P the other goroutines of a
+	// round trip need (measured: in-process REQ/REP over ipc two and a
+	// half times slower). Reads may bypass the net.Conn only when it is the
+	// socket itself (not a wrapper returning buffered bytes first).
 	switch tc.Conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
-		c.spin = c.raw != nil
+		c.spin = c.raw != nil && runtime.GOMAXPROCS(0) == 1
 	}
 	return c
 }
@@ -322,10 +326,9 @@ func (c *conn) drain() error {
 			}
 			return err
 		}
-		h := q.head
-		off := h.off
+		h, off, wait := q.head, q.head.off, q.cmid
 		q.role.Store(roleIdle)
-		if !q.pendingAfter(h, off) || !q.role.CompareAndSwap(roleIdle, roleWriter) {
+		if !q.pendingAfter(h, off, wait) || !q.role.CompareAndSwap(roleIdle, roleWriter) {
 			return nil
 		}
 	}
@@ -695,8 +698,8 @@ func (c *conn) readLoop(buf []byte, r, w int) error {
 }
 
 // readSpin is how long a reader that finds its socket empty right after
-// reading keeps polling it before it parks in the netpoller, when the
-// connection goes back and forth (the socket sent something between the
+// reading keeps polling it before it parks in the netpoller, in a process
+// with one P (see newConn), when the connection goes back and forth (the socket sent something between the
 // last two reads that brought data: requests and replies, not a stream one
 // way). An answer that comes within it is read without a wake-up: on an
 // idle CPU a wake-up costs tens of microseconds, as the CPU must first come

@@ -269,26 +269,26 @@ func (q *outQueue) grantIfIdle() {
 }
 
 // pendingAfter reports whether there may be work that a holder who just
-// released the role did not do: commands, or bytes published past off in
-// h (the head it left). h may meanwhile have been recycled by a later
-// holder; then the answer may be wrong, but that holder looks again when it
-// releases the role.
-func (q *outQueue) pendingAfter(h *seg, off int) bool {
-	if q.hasCmds.Load() {
+// released the role did not do: commands (unless they wait for the end of a
+// message the holder left cut, cmdsWait: the producer's next publication
+// brings the role back), or bytes published past off in h (the head it
+// left). h may meanwhile have been recycled by a later holder; then the
+// answer may be wrong, but that holder looks again when it releases the
+// role.
+func (q *outQueue) pendingAfter(h *seg, off int, cmdsWait bool) bool {
+	if !cmdsWait && q.hasCmds.Load() {
 		return true
 	}
 	n, _, sealed, _ := unpackCommit(h.commit.Load())
 	return n != off || sealed && h.next.Load() != nil
 }
 
-// release gives the role up (to roleIdle) and takes it back for the writer
-// goroutine if work was published meanwhile. It returns true if the writer
-// was granted the role.
+// releaseIdle gives the role up (to roleIdle) and grants it to the writer
+// goroutine if work was published meanwhile.
 func (q *outQueue) releaseIdle() {
-	h := q.head
-	off := h.off
+	h, off, wait := q.head, q.head.off, q.cmid
 	q.role.Store(roleIdle)
-	if q.pendingAfter(h, off) {
+	if q.pendingAfter(h, off, wait) {
 		q.grantIfIdle()
 	}
 }

@@ -459,7 +459,7 @@ func (s *Socket) attach(p *pipe, c *conn, md metadata) bool {
 			q.addCmd(c.encodeSubscription(prefix, true))
 		})
 	}
-	if q.pendingAfter(q.head, q.head.off) {
+	if q.pendingAfter(q.head, q.head.off, q.cmid) {
 		q.grant()
 	} else {
 		q.releaseIdle()
