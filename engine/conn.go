@@ -771,9 +771,6 @@ func (c *conn) rawRead(fd uintptr) bool {
 	}
 }
 
-// osYield gives the thread's CPU to another runnable thread, if any.
-func osYield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
-
 // decodeShort appends to b the ZMTP message frames with short (one-octet)
 // sizes that start buf[r:w], with offsets from r0, up to the first frame of
 // any other kind or the first incomplete one. It returns where it stopped,
