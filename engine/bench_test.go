@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -91,26 +92,39 @@ func benchPushPull(b *testing.B, bindEP string, size int, o Options, ownedFrames
 		b.Fatal(err)
 	}
 	msg := make([]byte, size)
-	// Warm up: the connection is up and both sides have run.
-	for i := 0; i < 1000; i++ {
-		if err := push.Send(msg); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := 0; i < 1000; i++ {
-		if _, _, err := pull.RecvFrame(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	done := make(chan error, 1)
-	b.ReportAllocs()
-	b.SetBytes(int64(size))
-	b.ResetTimer()
-	start := time.Now()
 	recv := pull.RecvFrameView
 	if ownedFrames {
 		recv = pull.RecvFrame
 	}
+	// Warm up: the connection is up, both sides have run, and a stream as
+	// long as three times the queues has filled the engine's pools.
+	warm := max(1000, 3*(o.SndHWM+o.RcvHWM))
+	warmed := make(chan error, 1)
+	go func() {
+		for i := 0; i < warm; i++ {
+			if _, _, err := recv(); err != nil {
+				warmed <- err
+				return
+			}
+		}
+		warmed <- nil
+	}()
+	for i := 0; i < warm; i++ {
+		if err := push.Send(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-warmed; err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	gcs := mem.NumGC
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	start := time.Now()
 	go func() {
 		for i := 0; i < b.N; i++ {
 			f, _, err := recv()
@@ -135,6 +149,8 @@ func benchPushPull(b *testing.B, bindEP string, size int, o Options, ownedFrames
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 	b.StopTimer()
+	runtime.ReadMemStats(&mem)
+	b.ReportMetric(float64(mem.NumGC-gcs), "GCs")
 	st := push.Stats()
 	b.ReportMetric(st.MsgsPerWrite(), "msgs/write")
 }

@@ -250,30 +250,37 @@ type frameHeader struct {
 // when b does not yet hold the whole header. Reserved flag bits, a MORE flag
 // on a command, and sizes that do not fit an int64 are protocol errors.
 func decodeFrameHeader(b []byte) (h frameHeader, ok bool, err error) {
+	h.flags, h.hdrLen, h.bodyLen, ok, err = decodeZMTPHeader(b)
+	return h, ok, err
+}
+
+// decodeZMTPHeader is decodeFrameHeader with scalar results, which the
+// reader's hot path gets in registers.
+func decodeZMTPHeader(b []byte) (flags byte, hdrLen int, bodyLen int64, ok bool, err error) {
 	if len(b) < 1 {
-		return h, false, nil
+		return 0, 0, 0, false, nil
 	}
 	f := b[0]
 	if f&flagsReserved != 0 {
-		return h, false, protocolErrorf("frame: reserved flag bits set in %#02x", f)
+		return 0, 0, 0, false, protocolErrorf("frame: reserved flag bits set in %#02x", f)
 	}
 	if f&flagCommand != 0 && f&flagMore != 0 {
-		return h, false, protocolErrorf("frame: MORE flag set on a command frame (%#02x)", f)
+		return 0, 0, 0, false, protocolErrorf("frame: MORE flag set on a command frame (%#02x)", f)
 	}
 	if f&flagLong == 0 {
 		if len(b) < 2 {
-			return h, false, nil
+			return 0, 0, 0, false, nil
 		}
-		return frameHeader{flags: f &^ flagLong, hdrLen: 2, bodyLen: int64(b[1])}, true, nil
+		return f, 2, int64(b[1]), true, nil
 	}
 	if len(b) < 9 {
-		return h, false, nil
+		return 0, 0, 0, false, nil
 	}
 	n := binary.BigEndian.Uint64(b[1:9])
 	if n > 1<<63-1 {
-		return h, false, protocolErrorf("frame: size %d does not fit 63 bits", n)
+		return 0, 0, 0, false, protocolErrorf("frame: size %d does not fit 63 bits", n)
 	}
-	return frameHeader{flags: f &^ flagLong, hdrLen: 9, bodyLen: int64(n)}, true, nil
+	return f &^ flagLong, 9, int64(n), true, nil
 }
 
 // protocolError is why the engine closed a connection on a peer's mistake.

@@ -462,14 +462,21 @@ func testConn(t testing.TB, typ Type, minor byte) *conn {
 	return c
 }
 
-// queuedBytes returns everything queued on the pipe's outgoing side.
+// queuedBytes returns the commands queued on the pipe's outgoing side and
+// the messages published and not yet written. The pipe must have no
+// connection (nobody else holds its write role).
 func queuedBytes(p *pipe) []byte {
-	p.out.mu.Lock()
-	defer p.out.mu.Unlock()
+	q := &p.out
+	q.cmdMu.Lock()
 	var b []byte
-	for _, sg := range p.out.segs {
-		b = append(b, sg.buf[sg.off:]...)
-		b = append(b, sg.body...)
+	for _, f := range q.cmds {
+		b = append(b, f...)
+	}
+	q.cmdMu.Unlock()
+	for sg := q.head; sg != nil; sg = sg.next.Load() {
+		n, _, _, _ := unpackCommit(sg.commit.Load())
+		x, y := sg.span(sg.off, n)
+		b = append(append(b, x...), y...)
 	}
 	return b
 }

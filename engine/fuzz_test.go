@@ -162,7 +162,12 @@ func runReadLoopOver(t testing.TB, typ Type, maxMsg int64, stream []byte, chunk 
 	far.Close()
 	p.in.mu.Lock()
 	defer p.in.mu.Unlock()
-	res.frames, res.msgs = p.in.frames, int(p.in.msgsIn)
+	for _, b := range p.in.batches {
+		for i := range b.frames {
+			res.frames = append(res.frames, b.frame(i))
+		}
+	}
+	res.msgs = int(p.in.msgsIn.Load())
 	return res
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 var lifetimeFull = flag.Bool("lifetime.full", false,
@@ -80,9 +81,7 @@ func setSendBuffer(t testing.TB, s *Socket, n int) {
 	pipes := append([]*pipe(nil), s.pipes...)
 	s.mu.Unlock()
 	for _, p := range pipes {
-		p.out.mu.Lock()
-		c := p.conn
-		p.out.mu.Unlock()
+		c := p.live.Load()
 		if c == nil {
 			continue
 		}
@@ -212,4 +211,133 @@ func streamLifetime(t *testing.T, bindEP string, batching, queued bool, size, n 
 	if !queued && st.ImmediateWrites == 0 {
 		t.Errorf("no immediate writes (stats %+v); the immediate path was not exercised", st)
 	}
+}
+
+// ownershipShapes are the messages of TestSendOwnership, as frame sizes: a
+// mix that has the goroutine in Send encode into a seg while the writer
+// writes the part already published, seal segs between messages and in the
+// middle of one, and give large frames segs of their own.
+var ownershipShapes = [][]int{
+	{40},
+	{8, 8, 8},
+	{3000},
+	{8183}, // an 8192-octet ZMTP frame: as large as the batch
+	{20000},
+	{10, 20000, 10}, // a large frame in the middle of a message
+	{4000, 4000, 4000},
+	{70000},
+	{1},
+	{0, 600},
+}
+
+// fillFrame writes frame j of message seq: the pair in its first octets
+// (as far as they go), then a pattern that depends on both.
+func fillFrame(b []byte, seq, j int) {
+	var id [8]byte
+	binary.BigEndian.PutUint32(id[:], uint32(seq))
+	binary.BigEndian.PutUint32(id[4:], uint32(j))
+	n := copy(b, id[:])
+	copy(b[n:], lifetimePattern[(seq*7+j)%251:])
+}
+
+// checkFrame reports how b differs from frame j of message seq, of size
+// octets.
+func checkFrame(b []byte, seq, j, size int) error {
+	if len(b) != size {
+		return fmt.Errorf("message %d frame %d: %d octets, want %d", seq, j, len(b), size)
+	}
+	want := make([]byte, size)
+	fillFrame(want, seq, j)
+	for i := range want {
+		if b[i] != want[i] {
+			why := ""
+			if b[i] == scribble {
+				why = fmt.Sprintf(": it holds %#x, what the caller wrote over its buffer after Send returned", scribble)
+			}
+			return fmt.Errorf("message %d frame %d: octet %d is %#x, want %#x%s", seq, j, i, b[i], want[i], why)
+		}
+	}
+	return nil
+}
+
+// TestSendOwnership: the goroutine in Send owns the open batch and hands
+// published messages to whoever writes them without a lock, so the
+// caller's buffer and the batch must never be confused. One buffer carries
+// every frame of a mixed stream and is overwritten as soon as each Send or
+// SendMore returns; every frame must arrive as it was at the call, none
+// lost, none repeated, in order. The receiver lags now and then, so the
+// stream goes through immediate writes, writes the kernel takes only part of,
+// and the writer's queue. Run it under -race: a write from the caller's
+// memory after Send returned, or the writer reading bytes the producer is
+// still encoding, is a data race.
+func TestSendOwnership(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, bindEP string) {
+		for _, batching := range []bool{true, false} {
+			t.Run(fmt.Sprintf("batching=%v", batching), func(t *testing.T) {
+				sendOwnership(t, freshEndpoint(t, bindEP), batching)
+			})
+		}
+	})
+}
+
+func sendOwnership(t *testing.T, bindEP string, batching bool) {
+	const n = 1000
+	pull := newTestSocket(t, PULL, func(o *Options) { o.RcvHWM = 20 })
+	ep := bindSocket(t, pull, bindEP)
+	push := newTestSocket(t, PUSH, func(o *Options) {
+		o.WriteBatching = batching
+		o.SndHWM = 50
+	})
+	connectSocket(t, push, ep)
+	waitPeers(t, push, 1)
+
+	recvErr := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			shape := ownershipShapes[i%len(ownershipShapes)]
+			for j, size := range shape {
+				f, more, err := pull.RecvFrameView()
+				if err != nil {
+					recvErr <- fmt.Errorf("receiving message %d frame %d: %w", i, j, err)
+					return
+				}
+				if want := j < len(shape)-1; more != want {
+					recvErr <- fmt.Errorf("message %d frame %d: more = %v, want %v", i, j, more, want)
+					return
+				}
+				if err := checkFrame(f, i, j, size); err != nil {
+					recvErr <- err
+					return
+				}
+			}
+			if i%100 == 99 {
+				time.Sleep(3 * time.Millisecond)
+			}
+		}
+		recvErr <- nil
+	}()
+
+	buf := make([]byte, 70000)
+	for i := 0; i < n; i++ {
+		shape := ownershipShapes[i%len(ownershipShapes)]
+		for j, size := range shape {
+			b := buf[:size]
+			fillFrame(b, i, j)
+			send := push.Send
+			if j < len(shape)-1 {
+				send = push.SendMore
+			}
+			if err := send(b); err != nil {
+				t.Fatalf("sending message %d frame %d: %v", i, j, err)
+			}
+			for k := range b {
+				b[k] = scribble
+			}
+		}
+	}
+	if err := <-recvErr; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every message to be counted as written", func() bool { return push.Stats().MsgsOut == n })
+	t.Logf("sender stats: %+v", push.Stats())
 }

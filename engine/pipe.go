@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,19 +26,26 @@ type pipe struct {
 	connect  bool   // made by Connect
 	endpoint string // what was dialled or the listener's endpoint
 	codec    frameCodec
+	// zmtp is true when codec is ZMTP framing, which the hot paths call
+	// directly rather than through the interface.
+	zmtp bool
+	// vector is true when a large frame's body may be written from memory
+	// apart from its header (not for a WebSocket client, which masks).
+	vector bool
+	// hdr is the producer's scratch for a header written from the
+	// caller's goroutine (a local array would escape through the codec).
+	hdr [wsMaxHeader + 2]byte
 
 	out outQueue
 	in  inQueue
 
-	// Recv's side of the inbound queue, guarded by s.recvMu.
-	local []inFrame
-	pos   int
+	// Recv's side of the inbound queue, used only by the goroutine in
+	// Recv: the batches taken from in, the one being read at li.
+	local []*inBatch
+	li    int
 
-	// conn is the live connection, guarded by out.mu; nil while
-	// disconnected.
-	conn *conn
-	// peerMinor is the peer's ZMTP minor version (guarded by out.mu).
-	peerMinor byte
+	// live is the connection in use; nil while disconnected.
+	live atomic.Pointer[conn]
 
 	// identity is the peer's routing identity (ROUTER), fixed at attach.
 	identity []byte
@@ -54,305 +62,328 @@ type pipe struct {
 }
 
 func newPipe(s *Socket, connect bool, endpoint string, codec frameCodec) *pipe {
-	return &pipe{s: s, connect: connect, endpoint: endpoint, codec: codec, out: newOutQueue(), in: newInQueue()}
+	_, zmtp := codec.(zmtpCodec)
+	var hdr [16]byte
+	_, vector := codec.appendHeader(hdr[:0], 0, minVectorBody)
+	p := &pipe{s: s, connect: connect, endpoint: endpoint, codec: codec, zmtp: zmtp, vector: vector, in: newInQueue()}
+	p.out.init(s.opts.OutBatchSize, s.opts.SndHWM)
+	return p
 }
 
-// hasRoomLocked reports whether a new message fits under SndHWM. out.mu must
-// be held.
-func (p *pipe) hasRoomLocked() bool {
-	hwm := p.s.opts.SndHWM
-	return hwm == 0 || p.out.msgs < hwm
-}
+// The producer's side of the outgoing queue. Everything from here to
+// kick runs only in the goroutine in Send (see outQueue).
 
+// hasRoom reports whether a new message fits under SndHWM.
 func (p *pipe) hasRoom() bool {
-	p.out.mu.Lock()
-	ok := p.hasRoomLocked()
-	p.out.mu.Unlock()
-	return ok
-}
-
-// immediateOKLocked decides whether the message being completed may be
-// written at once from the caller's goroutine. The connection must be idle:
-// no write under way, nothing queued before this message began, and — with
-// write batching on — no write finished within the time a write takes on
-// this connection (a running average). A message that follows the last write
-// sooner than that is likely to have company, so it is queued for the
-// writer's next batch instead. With batching off, or OutBatchSize 1, every
-// message that finds the connection idle is written at once. out.mu must be
-// held.
-func (p *pipe) immediateOKLocked(c *conn) bool {
-	q := &p.out
-	if c == nil || c.raw == nil || q.writing || !q.solo {
-		return false
-	}
-	o := &p.s.opts
-	if !o.WriteBatching || o.OutBatchSize == 1 {
+	hwm := uint64(p.s.opts.SndHWM)
+	if hwm == 0 {
 		return true
 	}
-	return monoNow()-q.lastWrite >= q.writeCost
-}
-
-// noteWriteLocked records a finished write for the idleness rule. out.mu
-// must be held.
-func (q *outQueue) noteWriteLocked(start, end time.Duration) {
-	d := end - start
-	if q.writeCost == 0 {
-		q.writeCost = d
-	} else {
-		q.writeCost += (d - q.writeCost) / 8
+	q := &p.out
+	if q.sent-q.goneSeen < hwm {
+		return true
 	}
-	q.lastWrite = end
+	q.goneSeen = q.gone.Load()
+	return q.sent-q.goneSeen < hwm
 }
 
-// send queues one frame for the peer. When the frame ends a message and the
-// connection is idle (see immediateOKLocked), the message is written at once
-// from the caller's goroutine; otherwise the writer is woken for it. Frames
-// with MORE wait in the queue until their message is complete, so a
-// multipart message goes out in as few writes as its size allows. The body
-// is copied (or written) before send returns, so the caller may reuse it.
-// With checkRoom, a frame that would start a message beyond SndHWM is
-// refused (false).
+// send queues one frame for the peer. Frames with MORE stay unpublished
+// until their message is complete, so a multipart message goes out in as
+// few writes as its size allows; the last frame publishes the message, and
+// when the connection is idle it is written at once from the caller's
+// goroutine (see kick). The body is copied (or written) before send
+// returns, so the caller may reuse it. With checkRoom, a frame that would
+// start a message beyond SndHWM is refused (false).
 func (p *pipe) send(body []byte, more, checkRoom bool) bool {
+	if checkRoom && !p.hasRoom() {
+		return false
+	}
 	q := &p.out
 	o := &p.s.opts
 	var flags byte
 	if more {
 		flags = flagMore
 	}
-	n := p.codec.frameSize(len(body))
-	large := n >= o.OutBatchSize && len(body) >= minVectorBody
-
-	q.mu.Lock()
-	if checkRoom && !p.hasRoomLocked() {
-		q.mu.Unlock()
-		return false
+	var n int
+	if p.zmtp {
+		n = frameSize(len(body))
+	} else {
+		n = p.codec.frameSize(len(body))
 	}
-	if !q.mid {
-		// First frame: the message may go out at once only if nothing is
-		// ahead of it.
-		q.solo = len(q.segs) == 0 && !q.writing
-	}
-	q.mid = more
-	if more {
-		p.enqueueLocked(flags, body, n, large, true)
-		q.mu.Unlock()
-		return true
-	}
-	q.msgsOut++
-	if c := p.conn; p.immediateOKLocked(c) {
-		if large && len(q.segs) == 0 {
-			p.sendVectorLocked(c, flags, body)
+	if p.vector && n >= o.OutBatchSize && len(body) >= minVectorBody {
+		if more || q.mid || !p.sendLargeNow(flags, body) {
+			p.appendLarge(flags, body)
 		} else {
-			p.enqueueLocked(flags, body, n, large, false)
-			p.writeNowLocked(c)
+			return true
 		}
 	} else {
-		p.enqueueLocked(flags, body, n, large, false)
-		q.signalLocked()
+		p.appendFrame(flags, body, n)
 	}
-	p.flushDeferredLocked()
-	q.mu.Unlock()
+	if more {
+		q.mid = true
+		return true
+	}
+	q.mid = false
+	p.publish()
+	p.kick()
 	return true
 }
 
-// enqueueLocked appends a frame to the queue following the batching rule.
-// out.mu must be held.
-func (p *pipe) enqueueLocked(flags byte, body []byte, n int, large, more bool) {
+// appendFrame encodes a frame of n octets at the end of the tail seg, or
+// of a new one when it would not fit (see the batching rule in outQueue).
+func (p *pipe) appendFrame(flags byte, body []byte, n int) {
 	q := &p.out
-	o := &p.s.opts
-	var tail *seg
-	if len(q.segs) > 0 {
-		tail = q.segs[len(q.segs)-1]
-	}
-	switch {
-	case large:
-		sg := q.getSeg(16, 16)
-		if hdr, ok := p.codec.appendHeader(sg.buf, flags, len(body)); ok {
-			sg.buf = hdr
-			sg.body = q.getBody(len(body))
-			copy(sg.body, body)
-		} else {
-			sg.buf = p.codec.appendFrame(sg.buf, flags, body)
+	t := q.tail
+	if t.sealed || t.n+n > len(t.mem) || t.msgs == maxSegMsgs {
+		switch {
+		case !t.sealed && t.msgs == 0:
+			// Nothing of t is published yet (it holds at most the frames
+			// of this message): it may still grow.
+			if t.n+n > len(t.mem) {
+				p.growTail(t.n + n)
+			}
+		default:
+			p.seal()
+			p.link(q.pool.get(n))
 		}
-		tail = sg
-		q.segs = append(q.segs, sg)
-	case tail != nil && tail.body == nil &&
-		(tail.endsMid || o.WriteBatching && len(tail.buf)+n <= o.OutBatchSize):
-		tail.buf = p.codec.appendFrame(tail.buf, flags, body)
-	default:
-		sg := q.getSeg(n, o.OutBatchSize)
-		sg.buf = p.codec.appendFrame(sg.buf, flags, body)
-		tail = sg
-		q.segs = append(q.segs, sg)
+		t = q.tail
 	}
-	tail.endsMid = more
-	if !more {
-		tail.msgs++
-		q.msgs++
+	if p.zmtp {
+		t.n = len(appendFrame(t.mem[:t.n], flags, body))
+	} else {
+		t.n = len(p.codec.appendFrame(t.mem[:t.n], flags, body))
 	}
 }
 
-// writeNowLocked is the immediate path for a message already encoded in the
-// queue (the queue holds nothing else): each seg is written with one
-// non-blocking write from the caller's goroutine, and whatever the kernel
-// does not take is handed to the connection's writer. out.mu is held on entry
-// and return and released around the writes; q.writing keeps the writer away
-// meanwhile.
-func (p *pipe) writeNowLocked(c *conn) {
+// growTail gives the (unpublished) tail seg room for n octets.
+func (p *pipe) growTail(n int) {
 	q := &p.out
-	q.writing = true
-	segs := append(q.nowSegs[:0], q.segs...)
-	clear(q.segs)
-	q.segs = q.segs[:0]
-	q.mu.Unlock()
+	t := q.tail
+	ns := q.pool.get(n)
+	ns.n = copy(ns.mem, t.mem[:t.n])
+	old := t.mem
+	t.mem, ns.mem = ns.mem, old
+	ns.n = 0
+	q.pool.put(ns)
+}
 
-	var (
-		writes, bytes uint64
-		start, end    time.Duration
-		done          int // segs fully written
-		err           error
-	)
-	for _, sg := range segs {
-		start = monoNow()
-		var k int
-		k, err = c.trySeg(sg)
-		end = monoNow()
-		writes++
-		bytes += uint64(k)
-		if err != nil || sg.off < sg.size() {
-			break
-		}
-		done++
-	}
-
-	q.mu.Lock()
-	q.writes += writes
-	q.immediate += writes
-	q.bytesOut += bytes
-	q.noteWriteLocked(start, end)
-	for _, sg := range segs[:done] {
-		q.msgs -= sg.msgs
-		q.putSeg(sg)
-	}
-	if err != nil {
-		c.fail(err)
-	}
-	rest := segs[done:]
-	if len(rest) > 0 {
-		q.handoffs++
-		// Ahead of anything queued while the lock was released.
-		q.segs = append(append(make([]*seg, 0, len(rest)+len(q.segs)), rest...), q.segs...)
-	}
-	clear(segs)
-	q.nowSegs = segs[:0]
-	q.writing = false
-	if len(q.segs) > 0 {
-		q.signalLocked()
+// appendLarge gives a frame at least as large as the batch a seg of its own:
+// the header in mem, the body copied into a pooled buffer.
+func (p *pipe) appendLarge(flags byte, body []byte) {
+	q := &p.out
+	ls := q.pool.getLarge(len(body))
+	ls.mem, _ = p.codec.appendHeader(ls.mem[:0], flags, len(body))
+	copy(ls.body, body)
+	ls.n = len(ls.mem) + len(ls.body)
+	ls.sealed = true
+	p.seal()
+	p.link(ls)
+	if flags&flagMore != 0 {
+		// The message goes on in the next seg: publish the frame now.
+		ls.commit.Store(packCommit(ls.n, 0, true, true))
 	}
 }
 
-// sendVectorLocked is the immediate path for a one-frame message at least
-// as large as the batch: header and body go out in one vectored write
-// straight from the caller's memory; only what the kernel does not take is
-// copied into a seg for the writer. out.mu is held on entry and return.
-func (p *pipe) sendVectorLocked(c *conn, flags byte, body []byte) {
+// seal closes the tail seg: its commit word becomes final, including frames
+// of a message still being sent (the seg then ends mid-message).
+func (p *pipe) seal() {
 	q := &p.out
-	var hdrBuf [16]byte
-	hdr, ok := p.codec.appendHeader(hdrBuf[:0], flags, len(body))
-	if !ok {
-		// The body must be transformed on the way out (a masked WebSocket
-		// frame): encode it into a seg and write that at once instead.
-		p.enqueueLocked(flags, body, p.codec.frameSize(len(body)), true, false)
-		p.writeNowLocked(c)
+	t := q.tail
+	if t.sealed {
 		return
 	}
-	q.writing = true
-	q.mu.Unlock()
+	t.sealed = true
+	t.commit.Store(packCommit(t.n, t.msgs, true, q.mid))
+}
 
-	start := monoNow()
-	written, err := c.tryWritev(hdr, body)
-	end := monoNow()
+// link makes ns, empty or already filled, the new tail after the sealed
+// one.
+func (p *pipe) link(ns *seg) {
+	q := &p.out
+	q.tail.next.Store(ns)
+	q.tail = ns
+}
 
-	q.mu.Lock()
-	q.writes++
-	q.immediate++
-	q.bytesOut += uint64(written)
-	q.noteWriteLocked(start, end)
-	if err != nil {
+// publish makes the message just encoded visible to the role holder: one
+// atomic store of the tail's commit word. With write batching off (or
+// OutBatchSize 1) the seg is sealed with it: every message is its own write.
+func (p *pipe) publish() {
+	q := &p.out
+	t := q.tail
+	t.msgs++
+	q.sent++
+	o := &p.s.opts
+	if !t.sealed && (!o.WriteBatching || o.OutBatchSize == 1 || t.msgs == maxSegMsgs) {
+		t.sealed = true
+	}
+	t.commit.Store(packCommit(t.n, t.msgs, t.sealed, false))
+}
+
+// kick makes sure a published message will be written: if nobody holds the
+// write role, Send's goroutine takes it and writes at once when the
+// connection is idle (the immediate path), or grants it to the connection's
+// writer. If somebody holds the role, the holder writes the message (it
+// looks again before letting the role go).
+func (p *pipe) kick() {
+	q := &p.out
+	if q.role.Load() != roleIdle {
+		return
+	}
+	if p.immediateOK(false) && q.role.CompareAndSwap(roleIdle, roleSender) {
+		p.writeNow()
+		return
+	}
+	q.grantIfIdle()
+}
+
+// immediateOK decides whether a message may be written at once from the
+// caller's goroutine, once the role is found idle. With write batching on,
+// no write may have finished within the time a write takes on this
+// connection (a running average): a message that follows the last write
+// sooner than that is likely to have company, so the writer's next batch
+// takes it instead. With batching off, or OutBatchSize 1, every message that
+// finds the connection idle is written at once, and so is a frame at least
+// as large as the batch (large), which has no company to wait for: it is
+// written alone either way. The connection must allow non-blocking writes.
+func (p *pipe) immediateOK(large bool) bool {
+	c := p.live.Load()
+	if c == nil || c.raw == nil {
+		return false
+	}
+	o := &p.s.opts
+	if large || !o.WriteBatching || o.OutBatchSize == 1 {
+		return true
+	}
+	q := &p.out
+	return int64(monoNow())-q.lastWrite.Load() >= q.writeCost.Load()
+}
+
+// writeNow is the immediate path, holding the role as roleSender: what is
+// published is written with non-blocking writes from the caller's
+// goroutine; whatever the kernel does not take is handed to the
+// connection's writer with the role. An error is acted on once the role is
+// released.
+func (p *pipe) writeNow() {
+	q := &p.out
+	c := p.live.Load()
+	drained, err := c.flush(false)
+	switch {
+	case err != nil:
+		q.releaseIdle()
 		c.fail(err)
+	case !drained:
+		q.handoffs.Add(1)
+		q.role.Store(roleWriter)
+		q.grant()
+	default:
+		q.releaseIdle()
 	}
-	if written < len(hdr)+len(body) {
-		q.handoffs++
-		sg := q.getSeg(16, 16)
-		if written < len(hdr) {
-			sg.buf = append(sg.buf, hdr[written:]...)
-			sg.body = q.getBody(len(body))
-			copy(sg.body, body)
+}
+
+// sendLargeNow is the immediate path for a one-frame message at least as
+// large as the batch: when the connection is idle and nothing is queued,
+// header and body go out in one vectored write straight from the caller's
+// memory. If the kernel takes only part, the frame is queued whole (already
+// written as far as it went) and the writer finishes it. It returns false
+// when the frame must be queued instead.
+func (p *pipe) sendLargeNow(flags byte, body []byte) bool {
+	q := &p.out
+	if q.role.Load() != roleIdle || !p.immediateOK(true) || !q.role.CompareAndSwap(roleIdle, roleSender) {
+		return false
+	}
+	c := p.live.Load()
+	drained, err := c.flush(false)
+	if err != nil || !drained || q.hasCmds.Load() {
+		// Something is ahead of this frame: it is queued behind it.
+		if err != nil {
+			q.releaseIdle()
+			c.fail(err)
 		} else {
-			rest := body[written-len(hdr):]
-			sg.body = q.getBody(len(rest))
-			copy(sg.body, rest)
+			if !drained {
+				q.handoffs.Add(1)
+			}
+			q.role.Store(roleWriter)
+			q.grant()
 		}
-		sg.msgs = 1
-		q.msgs++
-		q.segs = append(q.segs, sg)
+		return false
 	}
-	q.writing = false
-	if len(q.segs) > 0 {
-		q.signalLocked()
+	hdr, _ := p.codec.appendHeader(p.hdr[:0], flags, len(body))
+	size := len(hdr) + len(body)
+	q.msgsOut.Add(1)
+	q.countWrite(size, false)
+	start := monoNow()
+	k, err := c.tryWritev(hdr, body)
+	q.noteWrite(start, monoNow())
+	if k == size {
+		q.sent++
+		q.gone.Add(1)
+		q.releaseIdle()
+		return true
 	}
+	q.uncount(size - k)
+	// Queue the frame whole and mark what went out as written.
+	p.appendLarge(flags, body)
+	p.publish()
+	for h := q.head; h != q.tail && q.advance(h); h = q.head {
+	}
+	q.head.off = k
+	q.head.out = 1 // counted above
+	q.spanStart = 0
+	q.atBoundary = k == 0
+	if err != nil {
+		q.releaseIdle()
+		c.fail(err)
+		return true
+	}
+	q.handoffs.Add(1)
+	q.role.Store(roleWriter)
+	q.grant()
+	return true
 }
 
-// sendCommand queues a command frame (already encoded, header included).
-// Commands never split a multipart message: while one is being sent they
-// wait until its last frame. Commands do not count against SndHWM.
-func (p *pipe) sendCommand(frame []byte) {
-	q := &p.out
-	q.mu.Lock()
-	if q.mid {
-		q.deferred = append(q.deferred, frame)
+// countWrite counts a write of n bytes, batched (by the writer) or
+// immediate, before it is made: a reader of Stats who sees the peer receive
+// something sees it counted. A write the kernel takes only part of is
+// corrected with uncount. The role must be held.
+func (q *outQueue) countWrite(n int, batched bool) {
+	q.writes.Add(1)
+	if batched {
+		q.batched.Add(1)
 	} else {
-		p.appendRawLocked(frame)
-		q.signalLocked()
+		q.immediate.Add(1)
 	}
-	q.mu.Unlock()
+	q.bytesOut.Add(uint64(n))
 }
 
-// appendRawLocked appends already-encoded bytes as their own seg or to the
-// tail batch. out.mu must be held.
-func (p *pipe) appendRawLocked(frame []byte) {
-	q := &p.out
-	if len(q.segs) > 0 {
-		if tail := q.segs[len(q.segs)-1]; tail.body == nil && !tail.endsMid && len(tail.buf)+len(frame) <= p.s.opts.OutBatchSize {
-			tail.buf = append(tail.buf, frame...)
-			return
-		}
+// uncount takes back n bytes counted by countWrite but not written.
+func (q *outQueue) uncount(n int) { q.bytesOut.Add(-uint64(n)) }
+
+// countMsgs counts the messages of h up to msgs as sent, before the write
+// that carries them (like countWrite). The role must be held.
+func (q *outQueue) countMsgs(h *seg, msgs int) {
+	if d := msgs - h.out; d > 0 {
+		q.msgsOut.Add(uint64(d))
+		h.out = msgs
 	}
-	sg := q.getSeg(len(frame), p.s.opts.OutBatchSize)
-	sg.buf = append(sg.buf, frame...)
-	q.segs = append(q.segs, sg)
 }
 
-func (p *pipe) flushDeferredLocked() {
-	q := &p.out
-	for _, f := range q.deferred {
-		p.appendRawLocked(f)
+// noteWrite records when a write finished, and its duration, for the
+// idleness rule. The role must be held.
+func (q *outQueue) noteWrite(start, end time.Duration) {
+	d := int64(end - start)
+	if cost := q.writeCost.Load(); cost == 0 {
+		q.writeCost.Store(d)
+	} else {
+		q.writeCost.Store(cost + (d-cost)/8)
 	}
-	clear(q.deferred)
-	q.deferred = q.deferred[:0]
+	q.lastWrite.Store(int64(end))
 }
 
-// getBody returns a buffer of n bytes for a large frame's body, reusing a
-// recycled one when it is big enough. out.mu must be held.
-func (q *outQueue) getBody(n int) []byte {
-	for i := len(q.freeBodies) - 1; i >= 0; i-- {
-		if b := q.freeBodies[i]; cap(b) >= n {
-			q.freeBodies[i] = q.freeBodies[len(q.freeBodies)-1]
-			q.freeBodies[len(q.freeBodies)-1] = nil
-			q.freeBodies = q.freeBodies[:len(q.freeBodies)-1]
-			q.freeBytes -= cap(b)
-			return b[:n]
-		}
-	}
-	return make([]byte, n)
+// sendCommand queues a command frame (already encoded, header included)
+// from any goroutine. Commands never split a multipart message: the role
+// holder writes them between messages. Commands do not count against
+// SndHWM.
+func (p *pipe) sendCommand(frame []byte) {
+	p.out.addCmd(frame)
+	p.out.grantIfIdle()
 }

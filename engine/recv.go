@@ -11,10 +11,15 @@ import "time"
 // ROUTER: the first frame of every message is the sending peer's identity.
 // REQ/REP: the envelope is stripped (REQ) or kept for the reply (REP).
 func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
-	s.recvMu.Lock()
-	defer s.recvMu.Unlock()
 	s.endView()
-	f, err := s.recvFrame(s.recvDeadline())
+	if body, more, rb, ok := s.takeQueued(); ok {
+		if rb != nil {
+			rb.escaped = true
+		}
+		return body, more, nil
+	}
+	var dl deadline
+	f, err := s.recvFrame(&dl)
 	s.own(f)
 	return f.body, f.more, err
 }
@@ -24,15 +29,19 @@ func (s *Socket) RecvFrame() (frame []byte, more bool, err error) {
 // Recv call (of any kind) on this socket, when the buffer may be reused. A
 // receiver that looks at each frame and lets it go (a benchmark, a parser
 // that copies what it keeps) receives this way without allocating: read
-// buffers are recycled instead of left to the garbage collector.
+// buffers, and the buffers of frames too large for them, are recycled
+// instead of left to the garbage collector.
 func (s *Socket) RecvFrameView() (frame []byte, more bool, err error) {
-	s.recvMu.Lock()
-	defer s.recvMu.Unlock()
 	if !s.viewing.Load() {
 		s.viewing.Store(true)
 	}
 	s.endView()
-	f, err := s.recvFrame(s.recvDeadline())
+	if body, more, rb, ok := s.takeQueued(); ok {
+		s.view = rb
+		return body, more, nil
+	}
+	var dl deadline
+	f, err := s.recvFrame(&dl)
 	s.view = f.rb
 	return f.body, f.more, err
 }
@@ -40,13 +49,11 @@ func (s *Socket) RecvFrameView() (frame []byte, more bool, err error) {
 // RecvMsg returns the next whole message, one slice per frame. The caller
 // owns the returned slices.
 func (s *Socket) RecvMsg() ([][]byte, error) {
-	s.recvMu.Lock()
-	defer s.recvMu.Unlock()
 	s.endView()
-	deadline := s.recvDeadline()
+	var dl deadline
 	var msg [][]byte
 	for {
-		f, err := s.recvFrame(deadline)
+		f, err := s.recvFrame(&dl)
 		if err != nil {
 			return nil, err
 		}
@@ -58,16 +65,29 @@ func (s *Socket) RecvMsg() ([][]byte, error) {
 	}
 }
 
-func (s *Socket) recvDeadline() time.Time {
-	if s.opts.RecvTimeout > 0 {
-		return time.Now().Add(s.opts.RecvTimeout)
+// deadline is when a Recv call gives up, read from the clock only once the
+// call has to wait: a Recv that finds its frame queued never reads it.
+type deadline struct {
+	at  time.Time
+	set bool
+}
+
+// until returns the deadline (zero: none), fixing it on first use.
+func (s *Socket) until(dl *deadline) time.Time {
+	if dl == nil {
+		return time.Time{}
 	}
-	return time.Time{}
+	if !dl.set {
+		dl.set = true
+		if s.opts.RecvTimeout > 0 {
+			dl.at = time.Now().Add(s.opts.RecvTimeout)
+		}
+	}
+	return dl.at
 }
 
 // release is called when Recv is done with a frame: the last frame of a
-// read buffer that none of its frames escaped returns it to the pool.
-// s.recvMu must be held.
+// buffer that none of its frames escaped returns it to its pool.
 func (s *Socket) release(f inFrame) {
 	rb := f.rb
 	if rb == nil {
@@ -75,21 +95,70 @@ func (s *Socket) release(f inFrame) {
 	}
 	rb.refs--
 	if rb.refs == 0 && !rb.escaped {
-		s.rbufs.Put(rb)
+		s.recycle(rb)
 	}
 }
 
-// own hands a frame to the caller for good: its read buffer is never
-// reused. s.recvMu must be held.
+// own hands a frame to the caller for good: its buffer is never reused
+// (so its count of frames no longer matters).
 func (s *Socket) own(f inFrame) {
 	if f.rb != nil {
 		f.rb.escaped = true
-		s.release(f)
 	}
 }
 
+// takeQueued is the receive fast path of sockets whose frames need no
+// envelope rules (PAIR, DEALER, PULL): the next frame, when it is on Recv's
+// side already (ok).
+func (s *Socket) takeQueued() (body []byte, more bool, rb *rbuf, ok bool) {
+	if !s.direct {
+		return nil, false, nil, false
+	}
+	p := s.curIn
+	if p == nil {
+		n := len(s.active)
+		if n == 0 || s.ready.pending() {
+			return nil, false, nil, false
+		}
+		if s.rr >= n {
+			s.rr = 0
+		}
+		p = s.active[s.rr]
+	}
+	b := p.peek()
+	if b == nil {
+		return nil, false, nil, false
+	}
+	f := b.frames[b.pos]
+	b.pos++
+	if b.whole {
+		body = b.data
+	} else {
+		end := f.off + f.n
+		body = b.data[f.off:end:end]
+	}
+	if f.more {
+		s.curIn = p
+	} else {
+		s.curIn = nil
+		s.rr++
+	}
+	return body, f.more, b.rb, true
+}
+
+// peek returns the batch holding the pipe's next frame on Recv's side, or
+// nil when Recv has taken every frame it holds.
+func (p *pipe) peek() *inBatch {
+	for p.li < len(p.local) {
+		if b := p.local[p.li]; b.pos < len(b.frames) {
+			return b
+		}
+		p.li++
+	}
+	return nil
+}
+
 // endView ends the validity of the frame the last RecvFrameView returned.
-// s.recvMu must be held.
 func (s *Socket) endView() {
 	if s.view != nil {
 		s.release(inFrame{rb: s.view})
@@ -97,8 +166,8 @@ func (s *Socket) endView() {
 	}
 }
 
-// recvFrame applies the socket type's receive rules. s.recvMu must be held.
-func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
+// recvFrame applies the socket type's receive rules.
+func (s *Socket) recvFrame(dl *deadline) (inFrame, error) {
 	if len(s.pendIn) > 0 {
 		f := s.pendIn[0]
 		s.pendIn[0] = inFrame{}
@@ -110,10 +179,10 @@ func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
 		return inFrame{}, ErrNotSupported
 	case ROUTER:
 		if s.curIn != nil {
-			f, _, err := s.rawFrame(deadline)
+			f, _, err := s.rawFrame(dl)
 			return f, err
 		}
-		f, p, err := s.rawFrame(deadline)
+		f, p, err := s.rawFrame(dl)
 		if err != nil {
 			return f, err
 		}
@@ -122,10 +191,10 @@ func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
 	case SUB:
 		for {
 			if s.curIn != nil {
-				f, _, err := s.rawFrame(deadline)
+				f, _, err := s.rawFrame(dl)
 				return f, err
 			}
-			f, _, err := s.rawFrame(deadline)
+			f, _, err := s.rawFrame(dl)
 			if err != nil {
 				return f, err
 			}
@@ -138,11 +207,11 @@ func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
 			s.skipMessage(f)
 		}
 	case REQ:
-		return s.recvReq(deadline)
+		return s.recvReq(dl)
 	case REP:
-		return s.recvRep(deadline)
+		return s.recvRep(dl)
 	default:
-		f, _, err := s.rawFrame(deadline)
+		f, _, err := s.rawFrame(dl)
 		return f, err
 	}
 }
@@ -152,7 +221,7 @@ func (s *Socket) recvFrame(deadline time.Time) (inFrame, error) {
 func (s *Socket) skipMessage(f inFrame) {
 	s.release(f)
 	for f.more {
-		f, _, _ = s.rawFrame(time.Time{})
+		f, _, _ = s.rawFrame(nil)
 		s.release(f)
 	}
 }
@@ -160,7 +229,7 @@ func (s *Socket) skipMessage(f inFrame) {
 // recvReq returns the frames of the reply to the outstanding request,
 // dropping anything else (replies from other peers, messages without the
 // empty delimiter).
-func (s *Socket) recvReq(deadline time.Time) (inFrame, error) {
+func (s *Socket) recvReq(dl *deadline) (inFrame, error) {
 	s.stateMu.Lock()
 	awaiting, inReply, want := s.awaiting, s.inReply, s.replyPipe
 	s.stateMu.Unlock()
@@ -168,14 +237,14 @@ func (s *Socket) recvReq(deadline time.Time) (inFrame, error) {
 		return inFrame{}, ErrState
 	}
 	if inReply {
-		f, _, err := s.rawFrame(deadline)
+		f, _, err := s.rawFrame(dl)
 		if err == nil && !f.more {
 			s.finishReq()
 		}
 		return f, err
 	}
 	for {
-		f, p, err := s.rawFrame(deadline)
+		f, p, err := s.rawFrame(dl)
 		if err != nil {
 			return f, err
 		}
@@ -184,7 +253,7 @@ func (s *Socket) recvReq(deadline time.Time) (inFrame, error) {
 			continue
 		}
 		s.release(f) // the delimiter
-		f, _, err = s.rawFrame(deadline)
+		f, _, err = s.rawFrame(dl)
 		if err != nil {
 			return f, err
 		}
@@ -207,12 +276,12 @@ func (s *Socket) finishReq() {
 
 // recvRep takes a request: routing frames up to the empty delimiter are
 // kept as the envelope for the reply; the frames after it are returned.
-func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
+func (s *Socket) recvRep(dl *deadline) (inFrame, error) {
 	s.stateMu.Lock()
 	due := s.awaiting
 	s.stateMu.Unlock()
 	if s.curIn != nil {
-		f, _, err := s.rawFrame(deadline)
+		f, _, err := s.rawFrame(dl)
 		if err == nil && !f.more {
 			s.stateMu.Lock()
 			s.awaiting = true
@@ -224,14 +293,14 @@ func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
 		return inFrame{}, ErrState
 	}
 	for {
-		f, p, err := s.rawFrame(deadline)
+		f, p, err := s.rawFrame(dl)
 		if err != nil {
 			return f, err
 		}
 		env := s.envBuf[:0]
 		for f.more && len(f.body) > 0 {
 			env = append(env, f)
-			f, _, _ = s.rawFrame(deadline)
+			f, _, _ = s.rawFrame(dl)
 		}
 		if len(f.body) != 0 || !f.more {
 			// No delimiter, or nothing after it: not a request.
@@ -246,7 +315,7 @@ func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
 			s.own(e) // kept for the reply
 		}
 		s.envBuf = env
-		body, _, _ := s.rawFrame(deadline)
+		body, _, _ := s.rawFrame(dl)
 		s.stateMu.Lock()
 		s.envelope, s.replyPipe = env, p
 		if !body.more {
@@ -259,28 +328,33 @@ func (s *Socket) recvRep(deadline time.Time) (inFrame, error) {
 
 // rawFrame returns the next frame from the fair queue and the pipe it came
 // from. Within a message it keeps to the message's pipe (its frames are all
-// queued already). s.recvMu must be held.
-func (s *Socket) rawFrame(deadline time.Time) (inFrame, *pipe, error) {
+// queued already).
+func (s *Socket) rawFrame(dl *deadline) (inFrame, *pipe, error) {
 	p := s.curIn
-	if p == nil && len(s.active) > 0 && !s.ready.pending() {
+	if p == nil {
 		// The common case: the pipe whose turn it is has frames on
 		// Recv's side already.
-		if q := s.active[s.rr%len(s.active)]; q.pos < len(q.local) {
-			p = q
+		if n := len(s.active); n > 0 && !s.ready.pending() {
+			if s.rr >= n {
+				s.rr = 0
+			}
+			if q := s.active[s.rr]; q.peek() != nil {
+				p = q
+			}
 		}
-	}
-	if p == nil {
-		return s.rawFrameWait(deadline)
+		if p == nil {
+			return s.rawFrameWait(dl)
+		}
 	}
 	return s.take(p), p, nil
 }
 
 // take pops the next frame from p's Recv-side queue and keeps to p until
-// the message's last frame. s.recvMu must be held.
+// the message's last frame.
 func (s *Socket) take(p *pipe) inFrame {
-	f := p.local[p.pos]
-	p.local[p.pos] = inFrame{}
-	p.pos++
+	b := p.peek()
+	f := b.frame(b.pos)
+	b.pos++
 	if f.more {
 		s.curIn = p
 	} else {
@@ -292,11 +366,11 @@ func (s *Socket) take(p *pipe) inFrame {
 
 // rawFrameWait is rawFrame's path through the ready list, refills and
 // waiting.
-func (s *Socket) rawFrameWait(deadline time.Time) (inFrame, *pipe, error) {
-	var timer *time.Timer
+func (s *Socket) rawFrameWait(dl *deadline) (inFrame, *pipe, error) {
+	armed := false
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		if armed {
+			s.recvTimer.Stop()
 		}
 	}()
 	for {
@@ -308,28 +382,42 @@ func (s *Socket) rawFrameWait(deadline time.Time) (inFrame, *pipe, error) {
 				return inFrame{}, nil, ErrClosed
 			}
 			var expire <-chan time.Time
-			if !deadline.IsZero() {
-				d := time.Until(deadline)
+			if at := s.until(dl); !at.IsZero() {
+				d := time.Until(at)
 				if d <= 0 {
 					return inFrame{}, nil, ErrTimeout
 				}
-				if timer == nil {
-					timer = time.NewTimer(d)
+				if !armed {
+					// One timer per socket, reset per wait (a Stop or Reset
+					// leaves no stale tick in its channel).
+					if s.recvTimer == nil {
+						s.recvTimer = time.NewTimer(d)
+					} else {
+						s.recvTimer.Reset(d)
+					}
+					armed = true
 				}
-				expire = timer.C
+				expire = s.recvTimer.C
 			}
+			s.recvWaiting.Store(true)
 			select {
 			case <-s.ready.wake:
-			case <-s.closing:
+			case <-s.life.closing:
+				s.recvWaiting.Store(false)
 				return inFrame{}, nil, ErrClosed
 			case <-expire:
+				s.recvWaiting.Store(false)
 				return inFrame{}, nil, ErrTimeout
 			}
+			s.recvWaiting.Store(false)
 			continue
 		}
-		i := s.rr % len(s.active)
+		if s.rr >= len(s.active) {
+			s.rr = 0
+		}
+		i := s.rr
 		p := s.active[i]
-		if p.pos == len(p.local) && !s.refill(p) {
+		if p.peek() == nil && !s.refill(p) {
 			// Nothing left on this pipe: take it out of the rotation.
 			last := len(s.active) - 1
 			s.active[i] = s.active[last]
@@ -341,19 +429,29 @@ func (s *Socket) rawFrameWait(deadline time.Time) (inFrame, *pipe, error) {
 	}
 }
 
-// refill moves the pipe's received messages to Recv's side in one step.
+// refill moves the pipe's received messages to Recv's side in one step, and
+// gives the batches Recv has finished with back to the reader.
 // It returns false when there were none; the pipe then leaves the ready set
 // (and, once its connection is gone, the socket).
 func (s *Socket) refill(p *pipe) bool {
 	q := &p.in
+	// Every frame of the local batches was taken: they go back to the
+	// reader.
+	done := p.local
+	for _, b := range done {
+		b.reset()
+	}
 	q.mu.Lock()
-	if len(q.frames) == 0 {
+	q.free = append(q.free, done...)
+	clear(done)
+	p.li = 0
+	if len(q.batches) == 0 {
+		p.local = done[:0]
 		q.ready = false
 		q.mu.Unlock()
 		return false
 	}
-	p.local, q.frames = q.frames, p.local[:0]
-	p.pos = 0
+	p.local, q.batches = q.batches, done[:0]
 	q.msgs = 0
 	wake := q.full
 	q.full = false

@@ -666,13 +666,7 @@ func TestCloseUnblocks(t *testing.T) {
 		pull := newTestSocket(t, PULL, noTimeouts)
 		errc := make(chan error, 1)
 		go func() { _, err := pull.RecvMsg(); errc <- err }()
-		waitFor(t, "Recv to block", func() bool {
-			if pull.recvMu.TryLock() {
-				pull.recvMu.Unlock()
-				return false
-			}
-			return true
-		})
+		waitFor(t, "Recv to block", func() bool { return pull.recvWaiting.Load() })
 		pull.Close()
 		select {
 		case err := <-errc:

@@ -5,24 +5,15 @@ import (
 )
 
 // Send sends b as a one-frame message, or as the last frame of a message
-// begun with SendMore. It copies b (or writes it) before returning, so the
-// caller may reuse b at once. Send blocks only while every eligible peer is
-// at SndHWM (or, for PUSH, DEALER, PAIR and REQ, while there is no peer),
-// bounded by SendTimeout.
-func (s *Socket) Send(b []byte) error {
-	s.sendMu.Lock()
-	err := s.sendFrame(b, false)
-	s.sendMu.Unlock()
-	return err
-}
+// begun with SendMore. Send copies b (or writes it) before returning, so the
+// caller may reuse b at once. Send never waits for the network: it blocks
+// only while every eligible peer is at SndHWM (or, for PUSH, DEALER, PAIR and
+// REQ, while there is no peer), bounded by SendTimeout. Send-side calls must
+// not run concurrently (see Socket).
+func (s *Socket) Send(b []byte) error { return s.sendFrame(b, false) }
 
 // SendMore sends b as a frame with more frames of the same message to follow.
-func (s *Socket) SendMore(b []byte) error {
-	s.sendMu.Lock()
-	err := s.sendFrame(b, true)
-	s.sendMu.Unlock()
-	return err
-}
+func (s *Socket) SendMore(b []byte) error { return s.sendFrame(b, true) }
 
 // SendMsg sends a whole multipart message. For a ROUTER socket the first
 // frame is the peer's identity.
@@ -30,8 +21,6 @@ func (s *Socket) SendMsg(frames ...[]byte) error {
 	if len(frames) == 0 {
 		return s.Send(nil)
 	}
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
 	for i, f := range frames {
 		if err := s.sendFrame(f, i < len(frames)-1); err != nil {
 			return err
@@ -40,7 +29,7 @@ func (s *Socket) SendMsg(frames ...[]byte) error {
 	return nil
 }
 
-// sendFrame routes one frame by socket type. s.sendMu must be held.
+// sendFrame routes one frame by socket type.
 func (s *Socket) sendFrame(b []byte, more bool) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -128,8 +117,6 @@ func (s *Socket) endMsg() {
 	s.pubDest = s.pubDest[:0]
 }
 
-func (s *Socket) isClosed() bool { return s.shut.Load() }
-
 // pipeUsable reports whether p is still attached to the socket.
 func (s *Socket) pipeUsable(p *pipe) bool {
 	if p == nil {
@@ -142,29 +129,51 @@ func (s *Socket) pipeUsable(p *pipe) bool {
 }
 
 // pickPipe sends the first frame of a message on the next pipe with room,
-// in round-robin order, waiting (up to SendTimeout) while there is none. The
-// room check and the send share one lock. It returns the chosen pipe, which
-// takes the message's remaining frames.
+// in round-robin order, waiting (up to SendTimeout) while there is none. It
+// returns the chosen pipe, which takes the message's remaining frames.
 func (s *Socket) pickPipe(first []byte, more bool) (*pipe, error) {
-	var timer *time.Timer
-	registered := false
+	if p := s.tryPipes(first, more); p != nil {
+		return p, nil
+	}
+	return s.pickPipeWait(first, more)
+}
+
+// tryPipes sends the first frame on the next pipe with room, if any.
+func (s *Socket) tryPipes(first []byte, more bool) *pipe {
+	pipes := *s.outPipes.Load()
+	n := len(pipes)
+	i := s.lb
+	if i >= n {
+		i = 0
+	}
+	for k := 0; k < n; k++ {
+		p := pipes[i]
+		if i++; i == n {
+			i = 0
+		}
+		if p.send(first, more, true) {
+			s.lb = i
+			return p
+		}
+	}
+	return nil
+}
+
+// pickPipeWait is pickPipe's path when every pipe is at SndHWM (or there is
+// none): it waits for room.
+func (s *Socket) pickPipeWait(first []byte, more bool) (*pipe, error) {
+	armed, registered := false, false
 	defer func() {
 		if registered {
 			s.roomWait.Add(-1)
 		}
-		if timer != nil {
-			timer.Stop()
+		if armed {
+			s.sendTimer.Stop()
 		}
 	}()
 	for {
-		pipes := *s.outPipes.Load()
-		n := len(pipes)
-		for i := 0; i < n; i++ {
-			p := pipes[(s.lb+i)%n]
-			if p.send(first, more, true) {
-				s.lb = (s.lb + i + 1) % n
-				return p, nil
-			}
+		if p := s.tryPipes(first, more); p != nil {
+			return p, nil
 		}
 		if !registered {
 			// Register as a waiter, then look once more, so that room made
@@ -175,14 +184,20 @@ func (s *Socket) pickPipe(first []byte, more bool) (*pipe, error) {
 		}
 		var expire <-chan time.Time
 		if s.opts.SendTimeout > 0 {
-			if timer == nil {
-				timer = time.NewTimer(s.opts.SendTimeout)
+			if !armed {
+				// One timer per socket, reset per wait.
+				if s.sendTimer == nil {
+					s.sendTimer = time.NewTimer(s.opts.SendTimeout)
+				} else {
+					s.sendTimer.Reset(s.opts.SendTimeout)
+				}
+				armed = true
 			}
-			expire = timer.C
+			expire = s.sendTimer.C
 		}
 		select {
 		case <-s.room:
-		case <-s.closing:
+		case <-s.life.closing:
 			return nil, ErrClosed
 		case <-expire:
 			return nil, ErrTimeout
@@ -251,7 +266,7 @@ func (s *Socket) subscribe(prefix []byte, on bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.isClosed() {
 		return ErrClosed
 	}
 	if on {
@@ -259,14 +274,12 @@ func (s *Socket) subscribe(prefix []byte, on bool) error {
 	} else if !s.subs.remove(prefix) {
 		return nil
 	}
+	// A connection that attaches later gets every subscription replayed
+	// (attach holds mu too).
 	for _, p := range s.pipes {
-		q := &p.out
-		q.mu.Lock()
-		if c := p.conn; c != nil {
-			p.appendRawLocked(c.encodeSubscription(prefix, on))
-			q.signalLocked()
+		if c := p.live.Load(); c != nil {
+			p.sendCommand(c.encodeSubscription(prefix, on))
 		}
-		q.mu.Unlock()
 	}
 	return nil
 }

@@ -19,24 +19,26 @@ import (
 // Socket is a ZeroMQ socket of one Type, speaking ZMTP 3.1 (and ZWS 2.0)
 // with any number of peers.
 //
-// Concurrency: Send-side calls (Send, SendMore, SendMsg, Subscribe,
-// Unsubscribe) are serialised with each other, and Recv-side calls (RecvFrame,
-// RecvMsg) with each other; a Send and a Recv may run at the same time from
-// different goroutines. Bind, Connect, Stats and Close may be called from any
-// goroutine.
+// Concurrency: like a ZeroMQ socket, each side of a Socket is used by one
+// goroutine at a time. The send side (Send, SendMore, SendMsg, Subscribe,
+// Unsubscribe) must not be called concurrently with itself, nor the receive
+// side (RecvFrame, RecvFrameView, RecvMsg) with itself: the goroutine in
+// Send owns the open batch of each peer and appends to it without a lock,
+// and the goroutine in Recv owns the messages already taken from the
+// connections' readers. A send-side and a receive-side call may run at the
+// same time from two goroutines, and successive calls may come from
+// different goroutines when the caller orders them (a channel, a mutex).
+// Bind, Connect, Endpoints, Stats and Close may be called from any goroutine
+// at any time; Close unblocks a blocked Send or Recv.
 type Socket struct {
 	typ  Type
 	opts Options
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	closed bool // Close was called: Send, Recv, Bind, Connect refuse
-	// done is set once linger is over: no connection is attached any more.
-	// Between closed and done, connections still come up and drain queues.
-	done      bool
-	closing   chan struct{} // closed by Close: blocked Send and Recv return
-	shut      atomic.Bool   // set by Close, read on every Send
-	stopDial  chan struct{} // closed after linger: diallers stop
+	// life is the socket's close state.
+	life closeState
+
+	mu        sync.Mutex
 	listeners []transport.Listener
 	bound     []string
 	pipes     []*pipe // every pipe, for Stats and Close
@@ -50,28 +52,34 @@ type Socket struct {
 	// outPipes is the pipes Send may use, replaced (never mutated) under mu.
 	outPipes atomic.Pointer[[]*pipe]
 
-	// Send side, guarded by sendMu.
-	sendMu   sync.Mutex
-	lb       int
-	cur      *pipe   // pipe taking the frames of the message being sent
-	inMsg    bool    // a message is being sent (a frame with MORE went out)
-	dropMsg  bool    // the rest of the message being sent is discarded
-	pubDest  []*pipe // PUB: peers matching the message being sent
-	room     chan struct{}
-	roomWait atomic.Int32
+	// Send side: used only by the goroutine in a send-side call.
+	lb        int
+	cur       *pipe   // pipe taking the frames of the message being sent
+	inMsg     bool    // a message is being sent (a frame with MORE went out)
+	dropMsg   bool    // the rest of the message being sent is discarded
+	pubDest   []*pipe // PUB: peers matching the message being sent
+	room      chan struct{}
+	roomWait  atomic.Int32
+	sendTimer *time.Timer // SendTimeout's timer, made on first use
 
-	// Recv side, guarded by recvMu.
-	recvMu sync.Mutex
-	ready  readyList
-	active []*pipe
-	rr     int
-	curIn  *pipe     // pipe whose message is being received
-	pendIn []inFrame // frames to hand out before the next raw one (ROUTER identity)
-	view   *rbuf     // buffer of the frame the last RecvFrameView returned
+	// Receive side: used only by the goroutine in a receive-side call.
+	// direct is set for the socket types whose frames need no envelope
+	// rules (PAIR, DEALER, PULL): Recv takes them straight from the queue.
+	direct    bool
+	ready     readyList
+	active    []*pipe
+	rr        int
+	curIn     *pipe       // pipe whose message is being received
+	pendIn    []inFrame   // frames to hand out before the next raw one (ROUTER identity)
+	view      *rbuf       // buffer of the frame the last RecvFrameView returned
+	recvTimer *time.Timer // RecvTimeout's timer, made on first use
+	// recvWaiting is true while a Recv sleeps for want of a message.
+	recvWaiting atomic.Bool
 
-	// rbufs recycles read buffers (see rbuf); viewing is set once Recv has
-	// used RecvFrameView, so that readers hand over every read's buffer.
-	rbufs   sync.Pool
+	// rbufs recycles read buffers and the buffers of frames too large for
+	// them (see rbuf); viewing is set once Recv has used RecvFrameView, so
+	// that readers hand over every read's buffer.
+	rbufs   rbufPool
 	viewing atomic.Bool
 
 	// REQ/REP state, guarded by stateMu.
@@ -80,8 +88,50 @@ type Socket struct {
 	inReply   bool      // REQ: returning the frames of the reply
 	replyPipe *pipe     // REQ: where the request went; REP: where the request came from
 	envelope  []inFrame // REP: routing frames of the request being answered
-	envBuf    []inFrame // REP: storage reused for envelopes (guarded by recvMu)
+	envBuf    []inFrame // REP: storage reused for envelopes (receive side)
 }
+
+// Close phases of a Socket.
+const (
+	// phaseOpen: in use.
+	phaseOpen int32 = iota
+	// phaseClosing: Close was called. Send, Recv, Bind and Connect refuse;
+	// connections still come up and drain their queues (Linger).
+	phaseClosing
+	// phaseClosed: linger is over. No connection is attached any more and
+	// diallers stop.
+	phaseClosed
+)
+
+// closeState is a socket's close state: one phase, moved forward under the
+// socket's mu, and a channel closed on entering each later phase so that
+// blocked calls can select on it.
+type closeState struct {
+	phase   atomic.Int32
+	closing chan struct{} // closed on entering phaseClosing
+	closed  chan struct{} // closed on entering phaseClosed
+}
+
+func newCloseState() closeState {
+	return closeState{closing: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// enter moves to phase ph (from the one before it). s.mu must be held.
+func (cs *closeState) enter(ph int32) {
+	cs.phase.Store(ph)
+	switch ph {
+	case phaseClosing:
+		close(cs.closing)
+	case phaseClosed:
+		close(cs.closed)
+	}
+}
+
+// isClosed reports whether Close was called.
+func (s *Socket) isClosed() bool { return s.life.phase.Load() != phaseOpen }
+
+// isDone reports whether linger is over (no connection may attach).
+func (s *Socket) isDone() bool { return s.life.phase.Load() == phaseClosed }
 
 // NewSocket makes a socket of type t. It validates opts and copies them.
 func NewSocket(t Type, opts Options) (*Socket, error) {
@@ -93,21 +143,20 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 	}
 	opts.Identity = bytes.Clone(opts.Identity)
 	s := &Socket{
-		typ:      t,
-		opts:     opts,
-		log:      opts.Logger,
-		closing:  make(chan struct{}),
-		stopDial: make(chan struct{}),
-		conns:    make(map[*conn]struct{}),
-		routes:   make(map[string]*pipe),
-		room:     make(chan struct{}, 1),
-		ready:    readyList{wake: make(chan struct{}, 1)},
+		typ:    t,
+		opts:   opts,
+		log:    opts.Logger,
+		life:   newCloseState(),
+		conns:  make(map[*conn]struct{}),
+		routes: make(map[string]*pipe),
+		room:   make(chan struct{}, 1),
+		ready:  readyList{wake: make(chan struct{}, 1)},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	size := s.readBufSize()
-	s.rbufs.New = func() any { return &rbuf{b: make([]byte, size)} }
+	s.direct = t == PAIR || t == DEALER || t == PULL
+	s.rbufs.init(s.readBufSize(), opts.RcvHWM)
 	if t == SUB {
 		for _, p := range opts.Subscribe {
 			s.subs.add(p)
@@ -123,10 +172,17 @@ func NewSocket(t Type, opts Options) (*Socket, error) {
 func (s *Socket) readBufSize() int { return max(s.opts.InBatchSize, 512) }
 
 // getReadBuf returns an empty read buffer from the pool.
-func (s *Socket) getReadBuf() *rbuf {
-	rb := s.rbufs.Get().(*rbuf)
-	rb.refs, rb.escaped = 0, false
-	return rb
+func (s *Socket) getReadBuf() *rbuf { return s.rbufs.get(-1) }
+
+// getLargeBuf returns a pooled buffer for a frame body of n octets, at most
+// the largest size class.
+func (s *Socket) getLargeBuf(n int) *rbuf { return s.rbufs.get(sizeClass(n)) }
+
+// recycle returns a buffer that nothing refers to any more to its pool.
+func (s *Socket) recycle(rb *rbuf) {
+	if rb != nil {
+		s.rbufs.put(rb)
+	}
 }
 
 // Type returns the socket's type.
@@ -170,7 +226,7 @@ func (s *Socket) Bind(endpoint string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.isClosed() {
 		return ErrClosed
 	}
 	l, err := transport.ListenConfig{Refused: s.handshakeFailed}.Listen(ep)
@@ -206,7 +262,7 @@ func (s *Socket) Connect(endpoint string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.isClosed() {
 		return ErrClosed
 	}
 	p := newPipe(s, true, ep.String(), codec)
@@ -256,7 +312,7 @@ func (s *Socket) acceptLoop(l transport.Listener) {
 			}
 			s.log.Debug("accept failed", "endpoint", l.Endpoint(), "err", err)
 			select {
-			case <-s.closing:
+			case <-s.life.closing:
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
@@ -282,7 +338,7 @@ func (s *Socket) dialLoop(ep transport.Endpoint, p *pipe) {
 	defer cancel()
 	go func() {
 		select {
-		case <-s.stopDial:
+		case <-s.life.closed:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -306,7 +362,7 @@ func (s *Socket) dialLoop(ep transport.Endpoint, p *pipe) {
 		}
 		timer.Reset(ivl)
 		select {
-		case <-s.stopDial:
+		case <-s.life.closed:
 			timer.Stop()
 			return
 		case <-timer.C:
@@ -322,7 +378,7 @@ func (s *Socket) dialLoop(ep transport.Endpoint, p *pipe) {
 func (s *Socket) runConn(tc *transport.Conn, p *pipe) bool {
 	c := newConn(p, tc)
 	s.mu.Lock()
-	if s.done {
+	if s.isDone() {
 		s.mu.Unlock()
 		tc.Close()
 		return false
@@ -365,7 +421,7 @@ func (s *Socket) runConn(tc *transport.Conn, p *pipe) bool {
 // handshakes fail because of it.
 func (s *Socket) handshakeFailed(endpoint, peer string, err error) {
 	select {
-	case <-s.closing:
+	case <-s.life.closing:
 		return
 	default:
 	}
@@ -373,11 +429,13 @@ func (s *Socket) handshakeFailed(endpoint, peer string, err error) {
 		"err", &HandshakeError{Endpoint: endpoint, Peer: peer, Err: err})
 }
 
-// attach makes a handshaken connection the pipe's live connection.
+// attach makes a handshaken connection the pipe's live connection and gives
+// the pipe's write role to the connection's writer, which runConn starts
+// next: what was queued while disconnected goes out first.
 func (s *Socket) attach(p *pipe, c *conn, md metadata) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.done {
+	if s.isDone() {
 		return false
 	}
 	if s.typ == PAIR && !p.connect {
@@ -407,49 +465,45 @@ func (s *Socket) attach(p *pipe, c *conn, md metadata) bool {
 	p.in.mu.Unlock()
 
 	q := &p.out
-	q.mu.Lock()
-	p.conn = c
-	p.peerMinor = c.minor
-	q.writing = false
+	// Take the role from roleDetached: meanwhile nobody else writes or
+	// looks at the write side. What was queued while disconnected is
+	// granted to the connection's writer, which runConn starts next;
+	// otherwise the role goes idle, and the first Send may write at once.
+	q.takeRole(roleWriter)
+	q.atBoundary, q.cmdCut = true, false
+	p.live.Store(c)
 	if s.typ == SUB {
 		// Subscriptions are replayed on every new connection.
-		for _, sg := range q.segs {
-			q.putSeg(sg)
-		}
-		clear(q.segs)
-		q.segs = q.segs[:0]
+		q.dropCmds()
 		s.subs.each(func(prefix []byte) {
-			p.appendRawLocked(c.encodeSubscription(prefix, true))
+			q.addCmd(c.encodeSubscription(prefix, true))
 		})
 	}
-	if len(q.segs) > 0 {
-		q.signalLocked()
+	if q.pendingAfter(q.head, q.head.off, q.cmid) {
+		q.grant()
+	} else {
+		q.releaseIdle()
 	}
-	q.mu.Unlock()
 	s.roomAvailable()
 	return true
 }
 
-// detach unhooks a finished connection from its pipe. A connecting pipe
-// keeps its queue for the next connection; an accepted pipe is removed, its
+// detach unhooks a finished connection from its pipe, once its writer has
+// ended. It takes the write role for good (roleDetached) and settles what
+// the connection left half written. A connecting pipe keeps its queue for
+// the next connection; an accepted pipe is removed, its queue dropped, its
 // received messages still readable.
 func (s *Socket) detach(p *pipe, c *conn) {
 	q := &p.out
-	q.mu.Lock()
-	if p.conn == c {
-		p.conn = nil
+	q.takeRole(roleClosing)
+	select {
+	case <-q.wake: // a token granted to the ended writer
+	default:
 	}
-	q.writing = false
-	if p.connect {
-		q.dropPartialLocked(p.codec)
-	} else {
-		for _, sg := range q.segs {
-			q.msgs -= sg.msgs
-		}
-		clear(q.segs)
-		q.segs = q.segs[:0]
-	}
-	q.mu.Unlock()
+	p.live.CompareAndSwap(c, nil)
+	q.dropCmds()
+	q.dropPartial(p.codec, !p.connect)
+	q.role.Store(roleDetached)
 
 	s.mu.Lock()
 	if s.typ == ROUTER && s.routes[string(p.identity)] == p {
@@ -509,13 +563,11 @@ func (s *Socket) roomAvailable() {
 // Blocked Send and Recv calls return ErrClosed.
 func (s *Socket) Close() error {
 	s.mu.Lock()
-	if s.closed {
+	if s.isClosed() {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.closed = true
-	s.shut.Store(true)
-	close(s.closing)
+	s.life.enter(phaseClosing)
 	for _, l := range s.listeners {
 		l.Close()
 	}
@@ -524,12 +576,17 @@ func (s *Socket) Close() error {
 	s.linger()
 
 	s.mu.Lock()
-	s.done = true
-	close(s.stopDial)
+	s.life.enter(phaseClosed)
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.fail(ErrClosed)
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// fail may wait briefly for a writer (a WebSocket goodbye), so not
+	// under mu.
+	for _, c := range conns {
+		c.fail(ErrClosed)
+	}
 	s.wg.Wait()
 	return nil
 }
@@ -549,12 +606,8 @@ func (s *Socket) linger() {
 		s.mu.Unlock()
 		pending := false
 		for _, p := range pipes {
-			p.out.mu.Lock()
-			if len(p.out.segs) > 0 || p.out.writing || len(p.out.deferred) > 0 {
+			if p.out.pending() {
 				pending = true
-			}
-			p.out.mu.Unlock()
-			if pending {
 				break
 			}
 		}

@@ -3,7 +3,7 @@ package engine
 // Stats is a snapshot of a socket's telemetry, summed over all its peers
 // (including peers that are gone).
 type Stats struct {
-	MsgsOut  uint64 // messages sent (multipart counts once)
+	MsgsOut  uint64 // messages handed to writes (multipart counts once)
 	BytesOut uint64 // bytes written to connections, framing included
 	// Writes is the number of write calls: BatchedWrites by connections'
 	// writers plus ImmediateWrites from Send's goroutine.
@@ -40,20 +40,21 @@ func (s *Stats) add(o Stats) {
 
 // stats reads one pipe's telemetry.
 func (p *pipe) stats() Stats {
-	var st Stats
-	q := &p.out
-	q.mu.Lock()
-	st.MsgsOut, st.BytesOut = q.msgsOut, q.bytesOut
-	st.Writes, st.BatchedWrites, st.ImmediateWrites, st.PartialHandoffs = q.writes, q.batched, q.immediate, q.handoffs
-	q.mu.Unlock()
-	in := &p.in
-	in.mu.Lock()
-	st.MsgsIn, st.BytesIn, st.Reads = in.msgsIn, in.bytesIn, in.reads
-	in.mu.Unlock()
-	return st
+	q, in := &p.out, &p.in
+	return Stats{
+		MsgsOut:         q.msgsOut.Load(),
+		BytesOut:        q.bytesOut.Load(),
+		Writes:          q.writes.Load(),
+		BatchedWrites:   q.batched.Load(),
+		ImmediateWrites: q.immediate.Load(),
+		PartialHandoffs: q.handoffs.Load(),
+		MsgsIn:          in.msgsIn.Load(),
+		BytesIn:         in.bytesIn.Load(),
+		Reads:           in.reads.Load(),
+	}
 }
 
-// Stats returns the socket's telemetry. It is cheap: one short lock per peer.
+// Stats returns the socket's telemetry. It is cheap: atomic loads per peer.
 func (s *Socket) Stats() Stats {
 	s.mu.Lock()
 	st := s.retired

@@ -209,11 +209,9 @@ func connectedPeers(s *Socket) int {
 	s.mu.Unlock()
 	n := 0
 	for _, p := range pipes {
-		p.out.mu.Lock()
-		if p.conn != nil {
+		if p.live.Load() != nil {
 			n++
 		}
-		p.out.mu.Unlock()
 	}
 	return n
 }
@@ -252,9 +250,7 @@ func queuedMsgs(s *Socket) int {
 	s.mu.Unlock()
 	n := 0
 	for _, p := range pipes {
-		p.out.mu.Lock()
-		n += p.out.msgs
-		p.out.mu.Unlock()
+		n += p.out.queuedMsgs()
 	}
 	return n
 }

@@ -110,3 +110,68 @@ func TestRecvFrameViewRouterAndRep(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnedFramesKeepContent: when frames are the caller's (RecvFrame,
+// RecvMsg, never a view), the reader reads into chunks of memory for the
+// caller and hands the frames over where they were read. Later reads go
+// into the same chunk, past them: every frame kept must still hold its
+// content once the whole stream has been read, whatever the read buffer's
+// size, across chunks, and for frames larger than the read buffer.
+func TestOwnedFramesKeepContent(t *testing.T) {
+	for _, inBatch := range []int{64, DefaultInBatchSize} {
+		for _, size := range []int{1, 32, 1000, 9000} {
+			t.Run(fmt.Sprintf("InBatchSize=%d/size=%d", inBatch, size), func(t *testing.T) {
+				forEachTransport(t, func(t *testing.T, bindEP string) {
+					pull := newTestSocket(t, PULL, func(o *Options) { o.InBatchSize = inBatch })
+					push := newTestSocket(t, PUSH)
+					connectSocket(t, push, bindSocket(t, pull, bindEP))
+					n := min(5000, (8<<20)/size)
+					go func() {
+						for i := 0; i < n; i++ {
+							var err error
+							if i%10 == 0 {
+								err = push.SendMsg(viewPayload(i, size), viewPayload(i+1, 7))
+							} else {
+								err = push.Send(viewPayload(i, size))
+							}
+							if err != nil {
+								return
+							}
+						}
+					}()
+					kept := make([][][]byte, n)
+					for i := 0; i < n; i++ {
+						var err error
+						if i%2 == 0 {
+							kept[i], err = pull.RecvMsg()
+						} else {
+							var f []byte
+							var more bool
+							for more = true; more && err == nil; {
+								f, more, err = pull.RecvFrame()
+								kept[i] = append(kept[i], f)
+							}
+						}
+						if err != nil {
+							t.Fatalf("message %d: %v", i, err)
+						}
+					}
+					for i, m := range kept {
+						want := [][]byte{viewPayload(i, size)}
+						if i%10 == 0 {
+							want = append(want, viewPayload(i+1, 7))
+						}
+						if len(m) != len(want) {
+							t.Fatalf("message %d arrived as %d frames, want %d", i, len(m), len(want))
+						}
+						for j := range m {
+							if !bytes.Equal(m[j], want[j]) {
+								t.Fatalf("message %d frame %d changed after later receives", i, j)
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+}

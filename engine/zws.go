@@ -111,6 +111,26 @@ func appendWSHeader(dst []byte, op ws.OpCode, n int, masked bool, key [4]byte) [
 	return dst
 }
 
+// mask applies (or removes) a WebSocket masking key to b, b's first octet
+// meeting key[0]. Short payloads, the common case of small messages, go a
+// word at a time; the per-octet head and tail of ws.Cipher would cost more
+// than its vector loop saves.
+func mask(b []byte, key [4]byte) {
+	if len(b) >= 64 {
+		ws.Cipher(b, key, 0)
+		return
+	}
+	k := uint64(binary.LittleEndian.Uint32(key[:]))
+	k |= k << 32
+	for len(b) >= 8 {
+		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+		b = b[8:]
+	}
+	for i := range b {
+		b[i] ^= key[i&3]
+	}
+}
+
 // newMaskKey returns a masking key for one frame. RFC 6455 asks for keys a
 // party in the middle cannot predict; the runtime's per-thread generator
 // (math/rand/v2) gives that without a system call or a lock per frame.
@@ -137,7 +157,7 @@ func (c zwsCodec) appendFrame(dst []byte, flags byte, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, zwsFlagOf(flags))
 	dst = append(dst, body...)
-	ws.Cipher(dst[start:], key, 0)
+	mask(dst[start:], key)
 	return dst
 }
 
@@ -166,7 +186,7 @@ func (c zwsCodec) decodeOwn(b []byte) (frameHeader, bool, error) {
 // finishBody unmasks a received body in place.
 func (zwsCodec) finishBody(h frameHeader, body []byte) {
 	if h.masked {
-		ws.Cipher(body, h.mask, 0)
+		mask(body, h.mask)
 	}
 }
 
@@ -276,6 +296,63 @@ func decodeWSHeader(b []byte, masked bool) (h frameHeader, ok bool, err error) {
 	return h, true, nil
 }
 
+// decodeShortWS is decodeShort for ZWS: it appends to b the message frames
+// (final binary WebSocket messages with a 7- or 16-bit length, masked as
+// the direction wants) that start buf[r:w], unmasking their bodies in
+// place, up to the first frame of any other kind or the first incomplete
+// one, which it leaves to readLoop to decode and judge.
+func decodeShortWS(b *inBatch, buf []byte, r, w, r0 int, maxMsg int64, masked bool) (nr, msgs, cut int) {
+	keyLen := 0
+	if masked {
+		keyLen = 4
+	}
+	for r+2 <= w && buf[r] == wsFin|byte(ws.OpBinary) {
+		b1 := buf[r+1]
+		if b1&wsMaskBit != 0 != masked {
+			break
+		}
+		n, h := int(b1&^wsMaskBit), 2
+		switch n {
+		case int(wsLen64):
+			return r, msgs, cut
+		case int(wsLen16):
+			if r+4 > w {
+				return r, msgs, cut
+			}
+			n, h = int(binary.BigEndian.Uint16(buf[r+2:r+4])), 4
+		}
+		if n == 0 {
+			break // no flag octet: readLoop reports it
+		}
+		h += keyLen
+		end := r + h + n
+		if end > w || maxMsg >= 0 && int64(n-1) > maxMsg {
+			break
+		}
+		var key [4]byte
+		flag := buf[r+h]
+		if masked {
+			copy(key[:], buf[r+h-4:r+h])
+			flag ^= key[0]
+		}
+		if flag > zwsFlagMore {
+			break // a command, or a bad flag octet
+		}
+		body := buf[r+h+1 : end]
+		if masked {
+			// The body starts one octet into the payload.
+			mask(body, [4]byte{key[1], key[2], key[3], key[0]})
+		}
+		b.frames = append(b.frames, frameRef{off: uint32(r + h + 1 - r0), n: uint32(n - 1), more: flag == zwsFlagMore})
+		r = end
+		if flag == zwsFlagLast {
+			msgs++
+			cut = len(b.frames)
+		}
+	}
+	return r, msgs, cut
+}
+
 // appendWSControl appends a control frame (close, ping, pong) with payload
 // p (at most 125 octets), masked when client.
 func appendWSControl(dst []byte, client bool, op ws.OpCode, p []byte) []byte {
@@ -287,7 +364,7 @@ func appendWSControl(dst []byte, client bool, op ws.OpCode, p []byte) []byte {
 	start := len(dst)
 	dst = append(dst, p...)
 	if client {
-		ws.Cipher(dst[start:], key, 0)
+		mask(dst[start:], key)
 	}
 	return dst
 }
@@ -363,26 +440,52 @@ func wsCloseBody(err error) ([]byte, bool) {
 }
 
 // wsGoodbye sends a close frame before the connection is closed (fail
-// calls it), when the write side is between frames: the connection is the
-// pipe's live one and nobody is writing. It then keeps the write side for
-// itself (out.writing) until the connection is detached. It never waits for
-// out.mu: fail may be called with it held (by a failing immediate write).
+// calls it), when the write side is between frames. It takes the pipe's
+// write role for good (roleClosing): a holder in the middle of a write gets
+// wsGoodbyeTimeout to finish it (its write deadline is set to that), and
+// holders never call fail while holding the role, so the wait is bounded.
+// A connection that is not the pipe's live one (its handshake failed: the
+// handshake sends its own) gets nothing here.
 func (c *conn) wsGoodbye(err error) {
 	body, ok := wsCloseBody(err)
-	if !ok {
+	if !ok || c.p.live.Load() != c {
 		return
 	}
-	q := &c.p.out
-	if !q.mu.TryLock() {
-		return
-	}
-	idle := c.p.conn == c && !q.writing && (len(q.segs) == 0 || q.segs[0].off == 0)
-	if idle {
-		q.writing = true
-	}
-	q.mu.Unlock()
-	if idle {
+	if c.takeRoleForGoodbye() && c.p.out.atBoundary && !c.p.out.cmdCut {
 		c.writeGoodbye(body)
+	}
+}
+
+// takeRoleForGoodbye moves the write role to roleClosing, waiting (at most
+// wsGoodbyeTimeout) while a write is under way.
+func (c *conn) takeRoleForGoodbye() bool {
+	q := &c.p.out
+	deadline := time.Now().Add(wsGoodbyeTimeout)
+	_ = c.tc.SetWriteDeadline(deadline)
+	for {
+		switch st := q.role.Load(); st {
+		case roleDetached, roleClosing:
+			return false
+		case roleIdle:
+			if q.role.CompareAndSwap(roleIdle, roleClosing) {
+				return true
+			}
+			continue
+		case roleWriter:
+			// Granted to a writer that has already ended: nobody holds it.
+			select {
+			case <-c.writerDone:
+				if q.role.CompareAndSwap(roleWriter, roleClosing) {
+					return true
+				}
+				continue
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Microsecond)
 	}
 }
 

@@ -604,9 +604,7 @@ func TestZWSNoMechanism(t *testing.T) {
 	dealer.mu.Lock()
 	p := dealer.pipes[0]
 	dealer.mu.Unlock()
-	p.out.mu.Lock()
-	conn := p.conn
-	p.out.mu.Unlock()
+	conn := p.live.Load()
 	if conn == nil || conn.tc.Subprotocol != transport.SubprotocolNone {
 		t.Fatalf("the dealer's connection is not ZWS2.0: %+v", conn)
 	}
@@ -761,6 +759,45 @@ func TestZWSCloseHandshake(t *testing.T) {
 			t.Fatalf("after Close: close frame %v status %d, want a close frame with 1000", sawClose, status)
 		}
 	})
+	t.Run("socket closes while streaming", func(t *testing.T) {
+		// Close comes while Send's goroutine and the connection's writer
+		// take turns writing: the close frame must still go out, after
+		// whole frames (a writer in the middle of a write finishes it
+		// first).
+		for i := 0; i < 10; i++ {
+			push := newTestSocket(t, PUSH)
+			raw := zwsDialRaw(t, bindSocket(t, push, "ws://127.0.0.1:*/zbench"))
+			if err := raw.handshakeNULL("PULL", "PUSH"); err != nil {
+				t.Fatal(err)
+			}
+			waitPeers(t, push, 1)
+			sent := make(chan error, 1)
+			go func() {
+				msg := make([]byte, 32)
+				for {
+					if err := push.Send(msg); err != nil {
+						sent <- err
+						return
+					}
+				}
+			}()
+			go func() {
+				// Once the stream flows (or after waitTimeout, when the
+				// reader below fails the test).
+				for deadline := time.Now().Add(waitTimeout); push.Stats().MsgsOut < 1000 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				push.Close()
+			}()
+			status, sawClose, _ := raw.readUntilClosed()
+			if err := <-sent; !errors.Is(err, ErrClosed) {
+				t.Fatalf("Send after Close: %v, want ErrClosed", err)
+			}
+			if !sawClose || status != ws.StatusNormalClosure {
+				t.Fatalf("Close during a stream: close frame %v status %d, want a close frame with 1000 after whole frames", sawClose, status)
+			}
+		}
+	})
 	t.Run("engine to engine", func(t *testing.T) {
 		// The connecting side masks its close frame; the bound side sees
 		// an orderly end (io.EOF), not a protocol error.
@@ -904,6 +941,26 @@ func TestZWSServerSideLargeFrames(t *testing.T) {
 					t.Fatalf("Stats %+v, want %d messages of %d octets on the wire", st, n, newZWSCodec(false).frameSize(size))
 				}
 			})
+		}
+	}
+}
+
+// TestMaskMatchesCipher: the engine's own masking agrees with gobwas/ws's
+// at every length around its word and vector boundaries, for any key.
+func TestMaskMatchesCipher(t *testing.T) {
+	keys := [][4]byte{{0, 0, 0, 0}, {1, 2, 3, 4}, {0xff, 0x80, 0x7f, 0x01}}
+	for _, key := range keys {
+		for n := 0; n < 200; n++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(i*31 + n)
+			}
+			want := bytes.Clone(b)
+			ws.Cipher(want, key, 0)
+			mask(b, key)
+			if !bytes.Equal(b, want) {
+				t.Fatalf("mask of %d octets with key % x = % x, want % x", n, key, b, want)
+			}
 		}
 	}
 }

@@ -382,7 +382,8 @@ func TestLibzmqLoopsEndOnClose(t *testing.T) {
 			// goroutine of its own, so that a loop that does not end
 			// fails the test rather than hanging it.
 			target, other := []runner.Socket{a, b}[tc.close], []runner.Socket{a, b}[1-tc.close]
-			go func() { _ = target.Close() }()
+			closed := make(chan struct{})
+			go func() { _ = target.Close(); close(closed) }()
 			select {
 			case err := <-done:
 				if !errors.Is(err, engines.ErrLibzmqClosed) {
@@ -392,7 +393,9 @@ func TestLibzmqLoopsEndOnClose(t *testing.T) {
 				other.Close()
 				t.Fatal("Close did not end the loop")
 			}
-			// A closed socket fails every loop at once.
+			// A closed socket fails every loop at once (once Close, which
+			// may still be tearing the context down, has returned).
+			<-closed
 			if _, _, err := loops.RecvLoop(target, 1, false, false); !errors.Is(err, engines.ErrLibzmqClosed) {
 				t.Errorf("loop on a closed socket: %v", err)
 			}
