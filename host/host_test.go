@@ -139,3 +139,19 @@ func TestSelfUsageAndRSS(t *testing.T) {
 		t.Errorf("CPU time did not grow: %v+%v then %v+%v", before.User, before.Sys, after.User, after.Sys)
 	}
 }
+
+func TestRSSReaderAgreesAndAllocatesNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("RSS is read from /proc")
+	}
+	r := NewRSSReader()
+	defer r.Close()
+	got, err := r.Read()
+	want, _ := RSS()
+	if err != nil || got <= 0 || got < want/2 || got > want*2 {
+		t.Fatalf("Read = %d, %v; RSS = %d", got, err, want)
+	}
+	if a := testing.AllocsPerRun(100, func() { _, _ = r.Read() }); a != 0 {
+		t.Errorf("Read allocates %v times per call", a)
+	}
+}

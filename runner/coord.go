@@ -266,7 +266,7 @@ func (co *coordinator) assemble(s *sample.Sample) error {
 		ld := *l
 		ld.MaxLagNs, ld.Unsent = tx.ScheduleLagNs, tx.Unsent
 		if phase := tx.LastIntended - tx.FirstSend; tx.LastIntended > 0 {
-			ld.Behind = tx.Unsent > 0 || tx.LastSend-tx.LastIntended > max(int64(time.Millisecond), phase/100)
+			ld.Behind = tx.Unsent > 0 || tx.LastSend-tx.LastIntended > behindSlack(phase)
 		}
 		s.Load = &ld
 	}

@@ -98,9 +98,12 @@ func (sd *side) streamPaced(e *end, count int64, dur time.Duration, t0 int64, ma
 	}
 	payload := make([]byte, size)
 	tx := e.streamTx
+	// A duration-bounded schedule stops when its time is up, and then some:
+	// a sender a little late on its last messages (within behindSlack) still
+	// sends them; one further behind leaves the rest unsent.
 	end := int64(0)
 	if count == 0 {
-		end = t0 + int64(dur)
+		end = t0 + int64(dur) + behindSlack(int64(dur))
 	}
 	for seq := range n {
 		intended := intendedAt(t0, rate, seq)
@@ -249,6 +252,10 @@ func (sd *side) streamPacedEchoed(e *end, count int64, dur time.Duration, marker
 	}
 	return r, err
 }
+
+// behindSlack is how late a sender may be on a phase of the given length
+// (ns) and still count as keeping its schedule: 1 ms, or 1 % of the phase.
+func behindSlack(phase int64) int64 { return max(int64(time.Millisecond), phase/100) }
 
 // loadOf merges the pairs' latency histograms into the run's Load.
 func loadOf(rate int, hs []*hdrhistogram.Histogram) *sample.Load {

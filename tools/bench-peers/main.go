@@ -51,13 +51,16 @@ func main() {
 }
 
 type config struct {
-	runs      int
-	sizes     []int
-	protocols []string
-	zbench    string
-	libzmq    string // directory of thr_send, thr_recv, lat_echo, lat_ping
-	self      string
-	tmp       string
+	runs    int
+	latency bool // measure round trips
+	// throughputOn: measure throughput.
+	throughputOn bool
+	sizes        []int
+	protocols    []string
+	zbench       string
+	libzmq       string // directory of thr_send, thr_recv, lat_echo, lat_ping
+	self         string
+	tmp          string
 }
 
 // pinning puts the receiver and the sender on CPU sets.
@@ -85,8 +88,19 @@ func orchestrate() error {
 	flag.StringVar(&sizes, "sizes", "32,1024,16384", "message sizes, bytes")
 	flag.StringVar(&protocols, "protocols", "tcp,ipc", "tcp and/or ipc")
 	flag.StringVar(&c.zbench, "zbench", "bin/zbench", "the zbench binary")
-	flag.StringVar(&c.libzmq, "libzmq", "bin/libzmq-thr", "directory of libzmq's C programs (make libzmq-reference builds them)")
+	flag.StringVar(&c.libzmq, "libzmq", "bin/libzmq-thr", "directory of libzmq's C programs (make libzmq-tools builds them)")
+	only := flag.String("only", "", "measure only throughput or only latency (default: both)")
 	flag.Parse()
+	switch *only {
+	case "":
+		c.latency, c.throughputOn = true, true
+	case "throughput":
+		c.throughputOn = true
+	case "latency":
+		c.latency = true
+	default:
+		return fmt.Errorf("-only %q: allowed: throughput, latency", *only)
+	}
 	for s := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 8 {
@@ -115,17 +129,18 @@ func orchestrate() error {
 	defer os.RemoveAll(c.tmp)
 
 	fmt.Printf("bench-peers: %d interleaved runs per figure, medians; throughput timed by the receiver, first message to last\n\n", c.runs)
-	type key struct {
-		pin, proto string
-		size       int
-	}
+	type key = thrKey
 	impls := []string{"raw Go", "libzmq", "zbench"}
 	thr := map[key]map[string][]float64{}
 	lat := map[key]map[string][]float64{}
+	lat99 := map[key]map[string][]float64{}
 	for run := 1; run <= c.runs; run++ {
 		for _, pin := range pinnings {
 			for _, proto := range c.protocols {
 				for _, size := range c.sizes {
+					if !c.throughputOn {
+						break
+					}
 					k := key{pin.name, proto, size}
 					if thr[k] == nil {
 						thr[k] = map[string][]float64{}
@@ -138,22 +153,54 @@ func orchestrate() error {
 						thr[k][impl] = append(thr[k][impl], v)
 					}
 				}
+				if !c.latency {
+					continue
+				}
 				k := key{pin.name, proto, 32}
 				if lat[k] == nil {
-					lat[k] = map[string][]float64{}
+					lat[k], lat99[k] = map[string][]float64{}, map[string][]float64{}
 				}
 				for _, impl := range rotate(impls, run) {
-					v, err := c.roundTrip(impl, pin, proto, 32)
+					v, v99, err := c.roundTrip(impl, pin, proto, 32)
 					if err != nil {
 						return fmt.Errorf("%s round trip %s %s: %w", impl, pin.name, proto, err)
 					}
 					lat[k][impl] = append(lat[k][impl], v)
+					lat99[k][impl] = append(lat99[k][impl], v99)
 				}
 			}
 		}
 		fmt.Fprintf(os.Stderr, "run %d of %d done\n", run, c.runs)
 	}
 
+	if c.throughputOn {
+		printThroughput(c, pinnings, thr)
+	}
+	if !c.latency {
+		return nil
+	}
+	fmt.Println()
+	fmt.Println("| pinning | protocol | size | raw Go RTT p50 / p99 | libzmq RTT p50 / p99 | zbench RTT p50 / p99 | zbench / libzmq (p50, p99) | zbench / raw Go (p50) |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+	for _, pin := range pinnings {
+		for _, proto := range c.protocols {
+			m, m99 := lat[key{pin.name, proto, 32}], lat99[key{pin.name, proto, 32}]
+			r, l, z := median(m["raw Go"]), median(m["libzmq"]), median(m["zbench"])
+			r9, l9, z9 := median(m99["raw Go"]), median(m99["libzmq"]), median(m99["zbench"])
+			fmt.Printf("| %s | %s | 32 B | %.1f / %.1f µs | %.1f / %.1f µs | %.1f / %.1f µs | %.2f×, %.2f× | %.2f× |\n",
+				pin.name, proto, r, r9, l, l9, z, z9, z/l, z9/l9, z/r)
+		}
+	}
+	return nil
+}
+
+type thrKey = struct {
+	pin, proto string
+	size       int
+}
+
+func printThroughput(c config, pinnings []pinning, thr map[thrKey]map[string][]float64) {
+	type key = thrKey
 	fmt.Println("| pinning | protocol | size | raw Go msg/s | libzmq msg/s | zbench msg/s | zbench / libzmq | zbench / raw Go |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, pin := range pinnings {
@@ -165,17 +212,6 @@ func orchestrate() error {
 			}
 		}
 	}
-	fmt.Println()
-	fmt.Println("| pinning | protocol | size | raw Go RTT p50 | libzmq RTT p50 | zbench RTT p50 | zbench / libzmq | zbench / raw Go |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
-	for _, pin := range pinnings {
-		for _, proto := range c.protocols {
-			m := lat[key{pin.name, proto, 32}]
-			r, l, z := median(m["raw Go"]), median(m["libzmq"]), median(m["zbench"])
-			fmt.Printf("| %s | %s | 32 B | %.1f µs | %.1f µs | %.1f µs | %.2f× | %.2f× |\n", pin.name, proto, r, l, z, z/l, z/r)
-		}
-	}
-	return nil
 }
 
 // rotate changes which implementation goes first from run to run.
@@ -281,6 +317,7 @@ func bound(line string) string {
 var (
 	reMsgs = regexp.MustCompile(`msg/s ([0-9.]+)`)
 	reP50  = regexp.MustCompile(`rtt p50 ([0-9.]+) us`)
+	reP99  = regexp.MustCompile(`rtt p99 ([0-9.]+) us`)
 )
 
 // libzmqEndpoint is the endpoint libzmq's programs bind: any free tcp port.
@@ -334,10 +371,11 @@ func (c *config) throughput(impl string, pin pinning, proto string, size int) (f
 	return r.MsgsPerSec, nil
 }
 
-func (c *config) roundTrip(impl string, pin pinning, proto string, size int) (float64, error) {
+// roundTrip returns the round trip's p50 and p99, µs.
+func (c *config) roundTrip(impl string, pin pinning, proto string, size int) (float64, float64, error) {
 	ep, rn, ra, err := c.endpoint(proto)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n, sz := strconv.Itoa(roundTrips), strconv.Itoa(size)
 	switch impl {
@@ -345,9 +383,9 @@ func (c *config) roundTrip(impl string, pin pinning, proto string, size int) (fl
 		_, out, err := pairRun(pin.receiver, []string{c.self, "raw-pong", rn, ra, sz, n}, true, pin.sender,
 			func(string) []string { return []string{c.self, "raw-ping", rn, ra, sz, n} })
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		return parseFloat(reP50, out)
+		return parse2(out)
 	case "libzmq":
 		// lat_ping warms up with 10 round trips the echo answers too.
 		_, out, err := pairRun(pin.receiver, []string{filepath.Join(c.libzmq, "lat_echo"), libzmqEndpoint(ep, proto), sz,
@@ -359,24 +397,36 @@ func (c *config) roundTrip(impl string, pin pinning, proto string, size int) (fl
 				return nil
 			})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		return parseFloat(reP50, out)
+		return parse2(out)
 	}
 	_, out, err := pairRun(pin.receiver, []string{c.zbench, "peer", "--role", "rep", "--bind", ep, "--size", sz, "--count", n}, false,
 		pin.sender, func(string) []string {
 			return []string{c.zbench, "peer", "--role", "req", "--connect", ep, "--size", sz, "--count", n, "--json"}
 		})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var r struct {
 		P50 float64 `json:"rtt_p50_us"`
+		P99 float64 `json:"rtt_p99_us"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.P50 <= 0 {
-		return 0, fmt.Errorf("zbench peer printed %q", out)
+		return 0, 0, fmt.Errorf("zbench peer printed %q", out)
 	}
-	return r.P50, nil
+	return r.P50, r.P99, nil
+}
+
+// parse2 reads a round trip's p50 and p99 from a line of the C or raw
+// programs.
+func parse2(out string) (float64, float64, error) {
+	p50, err := parseFloat(reP50, out)
+	if err != nil {
+		return 0, 0, err
+	}
+	p99, err := parseFloat(reP99, out)
+	return p50, p99, err
 }
 
 func parseFloat(re *regexp.Regexp, out string) (float64, error) {
@@ -469,7 +519,8 @@ func raw(mode string, args []string) error {
 			}
 			rtts[i] = float64(time.Since(t0).Nanoseconds()) / 1e3
 		}
-		fmt.Printf("round trips %d  rtt p50 %.3f us\n", n, median(rtts))
+		slices.Sort(rtts)
+		fmt.Printf("round trips %d  rtt p50 %.3f us  rtt p99 %.3f us\n", n, rtts[n/2], rtts[n*99/100])
 		return nil
 	}
 	return fmt.Errorf("unknown mode %q", mode)
