@@ -160,7 +160,7 @@ func benchPushPull(b *testing.B, bindEP string, size int, o Options, ownedFrames
 // op is one Send; allocs/op shows whether the steady-state send path
 // allocates.
 func BenchmarkSendPath(b *testing.B) {
-	for _, size := range []int{32, 1024, 8192, 16384} {
+	for _, size := range []int{32, 1024, 8192, 16384, 65536} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

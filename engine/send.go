@@ -89,6 +89,9 @@ func (s *Socket) sendFrame(b []byte, more bool) error {
 		if !more {
 			s.endMsg()
 			s.stateMu.Lock()
+			// The envelope was copied into the queue; its frames'
+			// buffers go back to the pool at the next Recv.
+			s.spentEnv = s.envelope
 			s.awaiting, s.replyPipe, s.envelope = false, nil, nil
 			s.stateMu.Unlock()
 		}

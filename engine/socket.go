@@ -89,6 +89,10 @@ type Socket struct {
 	replyPipe *pipe     // REQ: where the request went; REP: where the request came from
 	envelope  []inFrame // REP: routing frames of the request being answered
 	envBuf    []inFrame // REP: storage reused for envelopes (receive side)
+	// spentEnv is the envelope of the last reply sent (REP): its frames
+	// still hold their read buffers, which the next Recv lets go (only the
+	// goroutine in Recv touches a buffer's count of frames).
+	spentEnv []inFrame
 }
 
 // Close phases of a Socket.

@@ -88,3 +88,56 @@ func steadyState(t *testing.T, size, n int) {
 			n, size, mallocs, after.TotalAlloc-before.TotalAlloc, limit)
 	}
 }
+
+// TestSteadyStateAllocsRoundTrip: request and reply through views allocate
+// nothing per round trip either. The REP side keeps each request's envelope
+// for its reply; the envelope's frames must give their read buffer back once
+// the reply is out, or every request costs a new buffer (and a collection
+// every few hundred round trips, in the latency tail).
+func TestSteadyStateAllocsRoundTrip(t *testing.T) {
+	rep := newTestSocket(t, REP)
+	req := newTestSocket(t, REQ)
+	connectSocket(t, req, bindSocket(t, rep, "tcp://127.0.0.1:*"))
+	const n = 5000
+	errs := make(chan error, 1)
+	go func() {
+		for i := 0; i < 200+n; i++ {
+			f, _, err := rep.RecvFrameView()
+			if err == nil {
+				err = rep.Send(f)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	msg := make([]byte, 32)
+	trip := func() {
+		if err := req.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+		if f, _, err := req.RecvFrameView(); err != nil || len(f) != len(msg) {
+			t.Fatalf("reply: %d octets, %v", len(f), err)
+		}
+	}
+	for i := 0; i < 200; i++ {
+		trip()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		trip()
+	}
+	runtime.ReadMemStats(&after)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	mallocs := after.Mallocs - before.Mallocs
+	t.Logf("%d round trips: %d allocations, %d octets, %d collections", n, mallocs, after.TotalAlloc-before.TotalAlloc, after.NumGC-before.NumGC)
+	if limit := uint64(n / 100); mallocs > limit {
+		t.Errorf("%d round trips through views made %d allocations (%d octets), want none per round trip (at most %d from elsewhere)",
+			n, mallocs, after.TotalAlloc-before.TotalAlloc, limit)
+	}
+}

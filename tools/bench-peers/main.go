@@ -8,7 +8,10 @@
 //
 // Throughput is a stream of COUNT messages, timed by the receiver from its
 // first message to its last, as libzmq's local_thr does, for all three:
-//   - raw Go: a length-prefixed stream through a bufio.Writer over the socket;
+//   - raw Go: a length-prefixed stream through a bufio.Writer over the socket,
+//     64 KiB buffers, and again with 8 KiB ones: writes of at most 8 KiB are
+//     what out_batch_size 8192 allows the engine (and libzmq), so that column
+//     is the most a 8 KiB-bounded write path gets from this kernel;
 //   - libzmq: tools/libzmq-thr's thr_send and thr_recv (PUSH -> PULL);
 //   - zbench: `zbench peer --role push` and `--role pull`.
 //
@@ -131,6 +134,7 @@ func orchestrate() error {
 	fmt.Printf("bench-peers: %d interleaved runs per figure, medians; throughput timed by the receiver, first message to last\n\n", c.runs)
 	type key = thrKey
 	impls := []string{"raw Go", "libzmq", "zbench"}
+	thrImpls := []string{"raw Go", rawGo8K, "libzmq", "zbench"}
 	thr := map[key]map[string][]float64{}
 	lat := map[key]map[string][]float64{}
 	lat99 := map[key]map[string][]float64{}
@@ -145,7 +149,7 @@ func orchestrate() error {
 					if thr[k] == nil {
 						thr[k] = map[string][]float64{}
 					}
-					for _, impl := range rotate(impls, run) {
+					for _, impl := range rotate(thrImpls, run) {
 						v, err := c.throughput(impl, pin, proto, size)
 						if err != nil {
 							return fmt.Errorf("%s %s %s %d B: %w", impl, pin.name, proto, size, err)
@@ -201,14 +205,14 @@ type thrKey = struct {
 
 func printThroughput(c config, pinnings []pinning, thr map[thrKey]map[string][]float64) {
 	type key = thrKey
-	fmt.Println("| pinning | protocol | size | raw Go msg/s | libzmq msg/s | zbench msg/s | zbench / libzmq | zbench / raw Go |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| pinning | protocol | size | raw Go msg/s | raw Go, 8 KiB writes | libzmq msg/s | zbench msg/s | zbench / libzmq | zbench / raw Go | zbench / raw Go, 8 KiB writes |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, pin := range pinnings {
 		for _, proto := range c.protocols {
 			for _, size := range c.sizes {
 				m := thr[key{pin.name, proto, size}]
-				r, l, z := median(m["raw Go"]), median(m["libzmq"]), median(m["zbench"])
-				fmt.Printf("| %s | %s | %d B | %s | %s | %s | %.2f× | %.2f× |\n", pin.name, proto, size, si(r), si(l), si(z), z/l, z/r)
+				r, r8, l, z := median(m["raw Go"]), median(m[rawGo8K]), median(m["libzmq"]), median(m["zbench"])
+				fmt.Printf("| %s | %s | %d B | %s | %s | %s | %s | %.2f× | %.2f× | %.2f× |\n", pin.name, proto, size, si(r), si(r8), si(l), si(z), z/l, z/r, z/r8)
 			}
 		}
 	}
@@ -335,9 +339,13 @@ func (c *config) throughput(impl string, pin pinning, proto string, size int) (f
 	}
 	n, sz := strconv.Itoa(count(size)), strconv.Itoa(size)
 	switch impl {
-	case "raw Go":
-		out, _, err := pairRun(pin.receiver, []string{c.self, "raw-recv", rn, ra, sz, n}, true, pin.sender,
-			func(string) []string { return []string{c.self, "raw-send", rn, ra, sz, n} })
+	case "raw Go", rawGo8K:
+		buf := strconv.Itoa(64 << 10)
+		if impl == rawGo8K {
+			buf = strconv.Itoa(8 << 10)
+		}
+		out, _, err := pairRun(pin.receiver, []string{c.self, "raw-recv", rn, ra, sz, n, buf}, true, pin.sender,
+			func(string) []string { return []string{c.self, "raw-send", rn, ra, sz, n, buf} })
 		if err != nil {
 			return 0, err
 		}
@@ -437,15 +445,23 @@ func parseFloat(re *regexp.Regexp, out string) (float64, error) {
 	return strconv.ParseFloat(m[1], 64)
 }
 
+// rawGo8K is the raw Go stream with 8 KiB buffers.
+const rawGo8K = "raw Go 8K"
+
 // raw runs one side of the bare Go baseline: a length-prefixed stream or
-// ping-pong over a plain socket, buffered as an engine would.
+// ping-pong over a plain socket, buffered as an engine would (a stream's
+// buffers are BUFFER octets, 64 KiB by default).
 func raw(mode string, args []string) error {
-	if len(args) != 4 {
-		return errors.New("usage: raw-MODE NETWORK ADDRESS SIZE COUNT")
+	if len(args) != 4 && len(args) != 5 {
+		return errors.New("usage: raw-MODE NETWORK ADDRESS SIZE COUNT [BUFFER]")
 	}
 	network, addr := args[0], args[1]
 	size, _ := strconv.Atoi(args[2])
 	n, _ := strconv.Atoi(args[3])
+	bufSize := 64 << 10
+	if len(args) == 5 {
+		bufSize, _ = strconv.Atoi(args[4])
+	}
 	buf := make([]byte, 4+size)
 	binary.LittleEndian.PutUint32(buf, uint32(size))
 	switch mode {
@@ -461,7 +477,7 @@ func raw(mode string, args []string) error {
 			return err
 		}
 		defer conn.Close()
-		r := bufio.NewReaderSize(conn, 64<<10)
+		r := bufio.NewReaderSize(conn, bufSize)
 		if mode == "raw-recv" {
 			var start time.Time
 			for i := range n {
@@ -495,7 +511,7 @@ func raw(mode string, args []string) error {
 			return err
 		}
 		defer conn.Close()
-		w := bufio.NewWriterSize(conn, 64<<10)
+		w := bufio.NewWriterSize(conn, bufSize)
 		if mode == "raw-send" {
 			for range n {
 				if _, err := w.Write(buf); err != nil {
