@@ -274,25 +274,19 @@ func (s *Socket) finishReq() {
 	s.stateMu.Unlock()
 }
 
-// releaseSpentEnv lets go of the frames of the envelope of the last reply
-// sent.
-func (s *Socket) releaseSpentEnv() {
-	s.stateMu.Lock()
-	env := s.spentEnv
-	s.spentEnv = nil
-	s.stateMu.Unlock()
-	for i, e := range env {
-		s.release(e)
-		env[i] = inFrame{}
-	}
-}
-
 // recvRep takes a request: routing frames up to the empty delimiter are
 // kept as the envelope for the reply; the frames after it are returned.
 func (s *Socket) recvRep(dl *deadline) (inFrame, error) {
 	s.stateMu.Lock()
 	due := s.awaiting
+	// The envelope of the last reply sent (none while a reply is due).
+	spent := s.spentEnv
+	s.spentEnv = nil
 	s.stateMu.Unlock()
+	for i, e := range spent {
+		s.release(e)
+		spent[i] = inFrame{}
+	}
 	if s.curIn != nil {
 		f, _, err := s.rawFrame(dl)
 		if err == nil && !f.more {
@@ -305,7 +299,6 @@ func (s *Socket) recvRep(dl *deadline) (inFrame, error) {
 	if due {
 		return inFrame{}, ErrState
 	}
-	s.releaseSpentEnv()
 	for {
 		f, p, err := s.rawFrame(dl)
 		if err != nil {
@@ -326,7 +319,7 @@ func (s *Socket) recvRep(dl *deadline) (inFrame, error) {
 		}
 		// The envelope, delimiter included, is kept for the reply: its
 		// frames hold their buffers until the reply is sent and the next
-		// Recv releases them (releaseSpentEnv), so a REP receiving views
+		// Recv releases them (spentEnv), so a REP receiving views
 		// recycles its read buffers like any other socket.
 		env = append(env, f)
 		s.envBuf = env

@@ -358,7 +358,7 @@ func (ch Chart) panel(row, col int, ylo, yhi float64) (*plot.Plot, error) {
 	p.Y.Min, p.Y.Max = ylo, yhi
 	if ch.logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = logTicks{ch.unit.tick}
+		p.Y.Tick.Marker = logTicks{format: ch.unit.tick}
 	} else {
 		p.Y.Tick.Marker = linearTicks{ch.unit.tick}
 	}
@@ -521,16 +521,19 @@ func (t linearTicks) Ticks(min, max float64) []plot.Tick {
 }
 
 // logTicks mark 1, 2 and 5 times each power of ten in range (labelled by
-// format; 2 and 5 only when the range spans less than three decades), the
-// other integer multiples unlabelled.
-type logTicks struct{ format func(float64) string }
+// format; 2 and 5 only when the range spans less than three decades, and
+// never with decadesOnly), the other integer multiples unlabelled.
+type logTicks struct {
+	format      func(float64) string
+	decadesOnly bool
+}
 
 // Ticks implements plot.Ticker.
 func (t logTicks) Ticks(min, max float64) []plot.Tick {
 	if min <= 0 || max <= 0 || min >= max {
 		return nil
 	}
-	few := math.Log10(max/min) < 3
+	few := !t.decadesOnly && math.Log10(max/min) < 3
 	var ts []plot.Tick
 	for e := math.Floor(math.Log10(min)); math.Pow(10, e) <= max; e++ {
 		base := math.Pow(10, e)

@@ -104,7 +104,7 @@ func TestChartLogScale(t *testing.T) {
 			t.Errorf("linear axis from %g, want 0", lo)
 		}
 	}
-	ticks := logTicks{tickCount}.Ticks(1.5e4, 5e6)
+	ticks := logTicks{format: tickCount}.Ticks(1.5e4, 5e6)
 	var labels []string
 	for _, tk := range ticks {
 		if tk.Label != "" {

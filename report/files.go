@@ -60,6 +60,25 @@ func WriteDir(root string, r *Result) (dir string, err error) {
 // errChart marks chart errors: every other file was written.
 var errChart = errors.New("report: chart not drawn")
 
+// drawAll writes each picture's PNG into dir, atomically, under its file
+// name, and returns the pictures drawn. One that cannot be drawn or written
+// is left out, its error (wrapping errChart) added to errs.
+func drawAll[P any](dir string, pics []P, file func(P) string, draw func(P) ([]byte, error), errs *[]error) []P {
+	var drawn []P
+	for _, p := range pics {
+		png, err := draw(p)
+		if err == nil {
+			err = writeFileAtomic(filepath.Join(dir, file(p)), png)
+		}
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%w: %s: %w", errChart, file(p), err))
+			continue
+		}
+		drawn = append(drawn, p)
+	}
+	return drawn
+}
+
 // writeResultFiles writes results.json, benchmark_result.txt, the charts and
 // BENCHMARK_RESULTS.md into dir, each atomically. A chart that cannot be
 // drawn is left out of the Markdown and reported (wrapping errChart) after
@@ -79,43 +98,10 @@ func writeResultFiles(dir string, r *Result) error {
 	if err := writeFileAtomic(filepath.Join(dir, BenchmarkFile), buf.Bytes()); err != nil {
 		return err
 	}
-	var drawn []Chart
 	var chartErrs []error
-	for _, ch := range PlanCharts(r.Cells) {
-		png, err := ch.PNG()
-		if err == nil {
-			err = writeFileAtomic(filepath.Join(dir, ch.File), png)
-		}
-		if err != nil {
-			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, ch.File, err))
-			continue
-		}
-		drawn = append(drawn, ch)
-	}
-	var loads []LoadGroup
-	for _, g := range LoadGroups(r.Cells) {
-		png, err := g.PNG()
-		if err == nil {
-			err = writeFileAtomic(filepath.Join(dir, g.File()), png)
-		}
-		if err != nil {
-			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, g.File(), err))
-			continue
-		}
-		loads = append(loads, g)
-	}
-	var mems []MemoryPicture
-	for _, m := range MemoryPictures(r) {
-		png, err := m.PNG()
-		if err == nil {
-			err = writeFileAtomic(filepath.Join(dir, m.File()), png)
-		}
-		if err != nil {
-			chartErrs = append(chartErrs, fmt.Errorf("%w: %s: %w", errChart, m.File(), err))
-			continue
-		}
-		mems = append(mems, m)
-	}
+	drawn := drawAll(dir, PlanCharts(r.Cells), func(ch Chart) string { return ch.File }, Chart.PNG, &chartErrs)
+	loads := drawAll(dir, LoadGroups(r.Cells), LoadGroup.File, LoadGroup.PNG, &chartErrs)
+	mems := drawAll(dir, MemoryPictures(r), MemoryPicture.File, MemoryPicture.PNG, &chartErrs)
 	buf.Reset()
 	if err := writeMarkdown(&buf, r, drawn, loads, mems); err != nil {
 		return err

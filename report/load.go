@@ -183,8 +183,8 @@ func (g LoadGroup) panel(i int) *plot.Plot {
 	p.X.Label.Text = "achieved msg/s per pair"
 	p.Y.Label.Text = "latency"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker = logCountTicks{}
-	p.Y.Tick.Marker = logLatencyTicks{}
+	p.X.Tick.Marker = logTicks{format: FormatCount, decadesOnly: true}
+	p.Y.Tick.Marker = logTicks{format: loadLatencyTick, decadesOnly: true}
 	p.Add(plotter.NewGrid())
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for si, s := range g.settings {
@@ -242,34 +242,9 @@ func thresholdLine() *plotter.Function {
 	return f
 }
 
-// logLatencyTicks labels log-scale ticks of nanoseconds as durations
-// (10 µs, 1 ms, 1 s).
-type logLatencyTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (logLatencyTicks) Ticks(min, max float64) []plot.Tick {
-	ts := plot.LogTicks{Prec: -1}.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = FormatMetric(MetricLoadP99, ts[i].Value)
-		}
-	}
-	return ts
-}
-
-// logCountTicks labels log-scale ticks with SI prefixes (10k, 1M).
-type logCountTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (logCountTicks) Ticks(min, max float64) []plot.Tick {
-	ts := plot.LogTicks{Prec: -1}.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = FormatCount(ts[i].Value)
-		}
-	}
-	return ts
-}
+// loadLatencyTick labels a latency tick of the load charts as their
+// figures are written (10 µs, 1 ms).
+func loadLatencyTick(ns float64) string { return FormatMetric(MetricLoadP99, ns) }
 
 // Crossing is where one setting's p99 under load reaches LoadThresholdNs:
 // the last rate below it and the first at or above it (medians; 0 when

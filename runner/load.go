@@ -47,6 +47,22 @@ func scheduleLen(rate int, count int64, dur time.Duration) int64 {
 	return max(1, int64(dur.Seconds()*float64(rate)))
 }
 
+// intendedOf is the scheduled send time of a received message of at least
+// seqBytes: the time it carries, or else its sequence number's place on
+// the schedule that began at t0.
+func intendedOf(body []byte, t0 int64, rate int) int64 {
+	if len(body) >= intendedBytes {
+		return int64(binary.LittleEndian.Uint64(body[seqBytes:]))
+	}
+	return intendedAt(t0, rate, int64(binary.LittleEndian.Uint64(body)))
+}
+
+// recordLoad records one message's latency from its intended send time,
+// clamped to the histogram's range.
+func recordLoad(h *hdrhistogram.Histogram, ns int64) {
+	_ = h.RecordValue(min(max(ns, histLowestNs), histHighestNs))
+}
+
 // intendedAt is the scheduled send time of message seq.
 func intendedAt(t0 int64, rate int, seq int64) int64 {
 	return t0 + int64(float64(seq)*1e9/float64(rate))
@@ -183,13 +199,7 @@ func (sd *side) receiveTimed(e *end, t0 int64, marker byte, h *hdrhistogram.Hist
 		if h == nil {
 			continue
 		}
-		var intended int64
-		if size >= intendedBytes {
-			intended = int64(binary.LittleEndian.Uint64(body[seqBytes:]))
-		} else {
-			intended = intendedAt(t0, rate, int64(binary.LittleEndian.Uint64(body)))
-		}
-		_ = h.RecordValue(min(max(now-intended, histLowestNs), histHighestNs))
+		recordLoad(h, now-intendedOf(body, t0, rate))
 	}
 }
 
@@ -229,13 +239,7 @@ func (sd *side) streamPacedEchoed(e *end, count int64, dur time.Duration, marker
 			if h == nil {
 				continue
 			}
-			var intended int64
-			if size >= intendedBytes {
-				intended = int64(binary.LittleEndian.Uint64(body[seqBytes:]))
-			} else {
-				intended = intendedAt(t0, rate, int64(binary.LittleEndian.Uint64(body)))
-			}
-			_ = h.RecordValue(min(max(now-intended, histLowestNs), histHighestNs))
+			recordLoad(h, now-intendedOf(body, t0, rate))
 		}
 		if got.err != nil {
 			sd.fail(e, got.err) // unblocks the sender below
